@@ -1,0 +1,1 @@
+"""virt_local package."""
