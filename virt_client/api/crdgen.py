@@ -42,7 +42,9 @@ from virt_client.api.vm import VirtualMachine
 from virt_client.api.vmi import VirtualMachineInstance
 
 CREATION_TIMESTAMP = ".metadata.creationTimestamp"
-DEPRECATION_WARNING = f"{GROUP}/{DEPRECATED_VERSION} is now deprecated and will be removed in a future release."
+DEPRECATION_WARNING = (
+    f"{GROUP}/{DEPRECATED_VERSION} is now deprecated and will be removed in a future release."
+)
 CDI_COMPONENT_LABEL = "cdi.kubevirt.io"
 
 
@@ -147,7 +149,10 @@ CRDS: tuple[CRDSpec, ...] = (
                 "Phase", "string", ".status.phase", description="The current phase of VM instance migration"
             ),
             PrinterColumn(
-                "VMI", "string", ".spec.vmiName", description="The name of the VMI to perform the migration on"
+                "VMI",
+                "string",
+                ".spec.vmiName",
+                description="The name of the VMI to perform the migration on",
             ),
         ),
         versions=KUBEVIRT_VERSIONS,
@@ -164,7 +169,10 @@ CRDS: tuple[CRDSpec, ...] = (
         short_names=("vmirs", "vmirss"),
         columns=(
             PrinterColumn(
-                "Desired", "integer", ".spec.replicas", description="Number of desired VirtualMachineInstances"
+                "Desired",
+                "integer",
+                ".spec.replicas",
+                description="Number of desired VirtualMachineInstances",
             ),
             PrinterColumn(
                 "Current",

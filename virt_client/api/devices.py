@@ -128,7 +128,7 @@ class I6300ESBWatchdog(KubeModel):
 
 class Watchdog(KubeModel):
     name: str
-    i6300esb: I6300ESBWatchdog | None = None
+    i6300esb: I6300ESBWatchdog | None = Field(default=None, alias="i6300esb")
     diag288: I6300ESBWatchdog | None = None
 
 
