@@ -1,0 +1,1 @@
+"""Shared test support: processes the tests start and stop."""

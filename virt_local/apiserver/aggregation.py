@@ -1,0 +1,254 @@
+"""API aggregation: APIServices with `spec.service` are proxied to their backend.
+
+There is no service network on one machine, so a service is mapped to a loopback address by
+`<data-dir>/services.yaml` (`"<namespace>/<name>:<port>": "127.0.0.1:<port>"`, re-read when it
+changes) or by `--service` flags. The proxy verifies the backend with the APIService's `caBundle`
+against the name `<name>.<namespace>.svc`, presents the front-proxy client certificate and passes
+the authenticated user in `X-Remote-User`, `X-Remote-Group` and `X-Remote-Extra-*`, as
+kube-apiserver does. Upgrade requests (websockets) are spliced byte for byte after the backend's
+`101 Switching Protocols`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+import yaml
+
+from . import errors, rest
+from .httpserver import Request, Response
+from .rbac import UserInfo
+
+if TYPE_CHECKING:
+    from .server import ApiServer
+
+log = logging.getLogger("virt_local.apiserver.aggregation")
+
+HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+               "transfer-encoding", "upgrade", "host", "authorization", "content-length"}
+
+
+class Aggregator:
+    def __init__(self, server: ApiServer) -> None:
+        self.server = server
+        self.apiservices: dict[tuple[str, str], dict[str, Any]] = {}
+        self._file = server.settings.data_dir / "services.yaml"
+        self._file_stamp = -1.0
+        self._file_map: dict[str, str] = {}
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    # ---- configuration -------------------------------------------------------------------
+    def refresh(self) -> list[tuple[str, str, int, int]]:
+        self.apiservices = {}
+        out = []
+        for e in self.server.store.list(("apiregistration.k8s.io", "apiservices"), None):
+            obj = e.obj()
+            spec = obj.get("spec") or {}
+            if not spec.get("service"):
+                continue
+            g, v = spec.get("group", ""), spec.get("version", "")
+            self.apiservices[(g, v)] = obj
+            out.append((g, v, int(spec.get("groupPriorityMinimum") or 1000), int(spec.get("versionPriority") or 15)))
+        return out
+
+    def handles(self, group: str, version: str) -> bool:
+        return bool(group) and (group, version) in self.apiservices
+
+    def _service_map(self) -> dict[str, str]:
+        try:
+            stamp = self._file.stat().st_mtime
+        except FileNotFoundError:
+            stamp = 0.0
+            self._file_map = {}
+        if stamp and stamp != self._file_stamp:
+            try:
+                data = yaml.safe_load(self._file.read_text()) or {}
+                self._file_map = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+            except (OSError, yaml.YAMLError):
+                log.warning("cannot read %s", self._file)
+        self._file_stamp = stamp
+        return {**self._file_map, **self.server.settings.service_map}
+
+    def resolve(self, namespace: str, name: str, port: int) -> str:
+        key = f"{namespace}/{name}:{port}"
+        target = self._service_map().get(key)
+        if target is None:
+            raise errors.service_unavailable(f'no endpoints available for service "{namespace}/{name}" '
+                                             f"(port {port}); map it in {self._file}")
+        return target
+
+    def webhook_url(self, cc: dict[str, Any]) -> tuple[str, str]:
+        """URL to call a webhook and the TLS name to verify."""
+        if cc.get("url"):
+            return str(cc["url"]), ""
+        svc = cc.get("service") or {}
+        ns, name, port = svc.get("namespace", ""), svc.get("name", ""), int(svc.get("port") or 443)
+        target = self.resolve(ns, name, port)
+        path = svc.get("path") or "/"
+        return f"https://{target}{path}", f"{name}.{ns}.svc"
+
+    def _ssl(self, apiservice: dict[str, Any]) -> ssl.SSLContext:
+        spec = apiservice.get("spec") or {}
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if spec.get("insecureSkipTLSVerify"):
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        elif spec.get("caBundle"):
+            ctx.load_verify_locations(cadata=base64.b64decode(spec["caBundle"]).decode())
+        else:
+            ctx.load_default_certs()
+        certs = self.server.certs
+        ctx.load_cert_chain(str(certs.path("front-proxy-client.crt")), str(certs.path("front-proxy-client.key")))
+        return ctx
+
+    def _client(self, apiservice: dict[str, Any]) -> httpx.AsyncClient:
+        key = orjson.dumps(apiservice.get("spec") or {}, option=orjson.OPT_SORT_KEYS).decode()
+        client = self._clients.get(key)
+        if client is None:
+            client = httpx.AsyncClient(verify=self._ssl(apiservice), trust_env=False, timeout=None)
+            self._clients[key] = client
+        return client
+
+    async def close(self) -> None:
+        for c in self._clients.values():
+            await c.aclose()
+        self._clients.clear()
+        await self.server.admission.close()
+
+    @staticmethod
+    def _backend(apiservice: dict[str, Any]) -> tuple[str, str, int]:
+        svc = apiservice["spec"]["service"]
+        return svc.get("namespace", ""), svc.get("name", ""), int(svc.get("port") or 443)
+
+    @staticmethod
+    def identity_headers(user: UserInfo) -> list[tuple[str, str]]:
+        h = [("X-Remote-User", user.username)]
+        h += [("X-Remote-Group", g) for g in user.groups]
+        if user.uid:
+            h.append(("X-Remote-Uid", user.uid))
+        for k, vals in user.extra.items():
+            h += [(f"X-Remote-Extra-{quote(k, safe='')}", v) for v in vals]
+        return h
+
+    # ---- proxy ---------------------------------------------------------------------------
+    async def proxy(self, req: Request, user: UserInfo) -> Response:
+        parts = req.path.strip("/").split("/")
+        apiservice = self.apiservices.get((parts[1], parts[2])) if len(parts) >= 3 else None
+        if apiservice is None:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+        ns, name, port = self._backend(apiservice)
+        target = self.resolve(ns, name, port)
+        headers = [(k, v) for k, v in req.header_list
+                   if k not in HOP_HEADERS and not k.startswith("impersonate-") and not k.startswith("x-remote-")]
+        headers += self.identity_headers(user)
+        if req.upgrade:
+            return Response(hijack=lambda r, w: self._splice(req, r, w, apiservice, target, headers,
+                                                            f"{name}.{ns}.svc"))
+        url = f"https://{target}{req.path}" + (f"?{req.raw_query}" if req.raw_query else "")
+        client = self._client(apiservice)
+        try:
+            upstream = client.build_request(req.method, url, headers=headers, content=req.body,
+                                            extensions={"sni_hostname": f"{name}.{ns}.svc"})
+            resp = await client.send(upstream, stream=True)
+        except httpx.HTTPError as e:
+            raise errors.service_unavailable(f"error trying to reach service: {e}") from None
+        out_headers = [(k, v) for k, v in resp.headers.multi_items()
+                       if k.lower() not in HOP_HEADERS and k.lower() != "content-type"]
+        ctype = resp.headers.get("content-type", "application/json")
+        if "chunked" in resp.headers.get("transfer-encoding", ""):
+            async def body() -> AsyncIterator[bytes]:
+                try:
+                    async for chunk in resp.aiter_raw():
+                        yield chunk
+                finally:
+                    await resp.aclose()
+            return Response(status=resp.status_code, headers=out_headers, content_type=ctype, stream=body())
+        data = await resp.aread()
+        await resp.aclose()
+        return Response(status=resp.status_code, body=data, headers=out_headers, content_type=ctype)
+
+    async def _splice(self, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      apiservice: dict[str, Any], target: str, headers: list[tuple[str, str]], sni: str) -> None:
+        host, _, port = target.rpartition(":")
+        try:
+            b_reader, b_writer = await asyncio.open_connection(host, int(port), ssl=self._ssl(apiservice),
+                                                               server_hostname=sni)
+        except (OSError, ssl.SSLError) as e:
+            err = errors.service_unavailable(f"error trying to reach service: {e}").body()
+            writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(err), err))
+            await writer.drain()
+            return
+        target_path = req.path + (f"?{req.raw_query}" if req.raw_query else "")
+        lines = [f"{req.method} {target_path} HTTP/1.1", f"Host: {sni}", "Connection: Upgrade",
+                 f"Upgrade: {req.headers.get('upgrade', 'websocket')}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        b_writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        await b_writer.drain()
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            with contextlib.suppress(Exception):
+                if dst.can_write_eof():
+                    dst.write_eof()
+
+        t1 = asyncio.ensure_future(pump(reader, b_writer))
+        t2 = asyncio.ensure_future(pump(b_reader, writer))
+        try:
+            await asyncio.wait({t1, t2}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (t1, t2):
+                t.cancel()
+                with contextlib.suppress(BaseException):
+                    await t
+            b_writer.close()
+
+    # ---- availability --------------------------------------------------------------------
+    async def check_availability(self) -> None:
+        for (g, v), apiservice in list(self.apiservices.items()):
+            ns, name, port = self._backend(apiservice)
+            ok, reason, message = True, "Passed", "all checks passed"
+            try:
+                target = self.resolve(ns, name, port)
+                resp = await self._client(apiservice).get(f"https://{target}/apis/{g}/{v}", timeout=5,
+                                                          extensions={"sni_hostname": f"{name}.{ns}.svc"})
+                if resp.status_code >= 300:
+                    ok, reason = False, "FailedDiscoveryCheck"
+                    message = f"failing or missing response from https://{target}/apis/{g}/{v}: " \
+                              f"bad status from https://{target}/apis/{g}/{v}: {resp.status_code}"
+            except errors.ApiError as e:
+                ok, reason, message = False, "ServiceNotFound", e.message
+            except httpx.HTTPError as e:
+                ok, reason, message = False, "FailedDiscoveryCheck", f"failing or missing response: {e}"
+            await self._set_available(apiservice["metadata"]["name"], ok, reason, message)
+
+    async def _set_available(self, name: str, ok: bool, reason: str, message: str) -> None:
+        e = self.server.store.get(("apiregistration.k8s.io", "apiservices"), "", name)
+        if e is None:
+            return
+        obj = e.obj()
+        want = "True" if ok else "False"
+        conds = (obj.get("status") or {}).get("conditions") or []
+        cur = next((c for c in conds if c.get("type") == "Available"), None)
+        if cur and cur.get("status") == want and cur.get("reason") == reason:
+            return
+        obj["status"] = {"conditions": [{"type": "Available", "status": want, "reason": reason, "message": message,
+                                         "lastTransitionTime": rest.now_rfc3339()}]}
+        await self.server.store.put(("apiregistration.k8s.io", "apiservices"), obj)
+
+
+def service_file(data_dir: Path) -> Path:
+    return data_dir / "services.yaml"

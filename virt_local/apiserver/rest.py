@@ -1,0 +1,569 @@
+"""The REST verbs on resources: get, list, watch, create, update, patch, delete, deletecollection.
+
+Each handler works on one `ResourceInfo`, reads from the in-memory store, runs admission, and
+writes through the store, which acknowledges only after the write is durable. Optimistic
+concurrency: a write that names a resourceVersion other than the stored one is a 409; the check and
+the write happen without an await in between, so two writers can never both win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+import yaml
+
+from . import errors, objects, table
+from .httpserver import Request, Response
+from .patch import PatchError, apply_json_patch, apply_merge_patch
+from .rbac import UserInfo
+from .requestinfo import RequestInfo
+from .resources import ResourceInfo
+from .selectors import FieldSelector, LabelSelector, SelectorError, parse_field_selector, parse_label_selector
+from .store import Entry, Store, TooOld, TypeKey
+from .patch import apply_strategic_merge_patch, builtin_merge_key_lookup
+
+JSON = "application/json"
+PATCH_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+BUILTIN_PATCH_TYPES = PATCH_TYPES + ", application/strategic-merge-patch+json"
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Admission(Protocol):
+    async def admit(self, *, operation: str, r: ResourceInfo, subresource: str, obj: dict[str, Any] | None,
+                    old: dict[str, Any] | None, user: UserInfo, dry_run: bool, namespace: str,
+                    name: str, options: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+        ...
+
+
+class SchemaHooks(Protocol):
+    def prepare(self, r: ResourceInfo, obj: dict[str, Any], mode: str) -> tuple[dict[str, Any], list[str]]:
+        """Prune and default a custom resource; returns unknown field paths (for fieldValidation)."""
+        ...
+
+    def validate(self, r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> list[dict[str, str]]:
+        ...
+
+
+@dataclass
+class Ctx:
+    store: Store
+    admission: Admission
+    schema: SchemaHooks
+    namespace_exists: Callable[[str], str | None]  # -> phase or None
+    # per-kind hooks: (group, plural) -> fn(obj, old) mutating obj before a write
+    before_write: dict[TypeKey, Callable[[dict[str, Any], dict[str, Any] | None], None]] = field(default_factory=dict)
+    bookmark_interval: float = 5.0
+
+
+@dataclass
+class Call:
+    """One resource request after routing and authorization."""
+
+    req: Request
+    info: RequestInfo
+    r: ResourceInfo
+    user: UserInfo
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def tk(self) -> TypeKey:
+        return (self.r.group, self.r.plural)
+
+    @property
+    def namespace(self) -> str:
+        return self.info.namespace if self.r.namespaced else ""
+
+    @property
+    def dry_run(self) -> bool:
+        return "All" in self.req.query.get("dryRun", [])
+
+
+def obj_response(raw: bytes, status: int = 200, warnings: list[str] | None = None) -> Response:
+    headers = [("Warning", f'299 - "{w}"') for w in warnings or ()]
+    return Response(status=status, body=raw, headers=headers)
+
+
+def decode_body(req: Request) -> Any:
+    ctype = req.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    if not req.body:
+        raise errors.bad_request("the request body is empty; send the object as JSON or YAML")
+    if "protobuf" in ctype:
+        raise errors.unsupported_media_type(ctype, "application/json, application/yaml")
+    try:
+        if "yaml" in ctype:
+            return yaml.safe_load(req.body)
+        return orjson.loads(req.body)
+    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+        raise errors.bad_request(f"the request body is not valid {'YAML' if 'yaml' in ctype else 'JSON'}: "
+                                 f"{str(e).splitlines()[0]}") from None
+
+
+def _rv_param(call: Call, name: str = "resourceVersion") -> int | None:
+    v = call.req.q(name)
+    if v in ("", "0"):
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{v}": must be a non-negative integer') from None
+
+
+def selectors(call: Call) -> tuple[LabelSelector | None, FieldSelector | None]:
+    try:
+        ls = parse_label_selector(call.req.q("labelSelector")) if call.req.q("labelSelector") else None
+        fs = parse_field_selector(call.req.q("fieldSelector")) if call.req.q("fieldSelector") else None
+    except SelectorError as e:
+        raise errors.bad_request(f"unable to parse requirement: {e}") from None
+    if fs is not None:
+        for f in fs.fields:
+            if f not in ("metadata.name", "metadata.namespace") and not _field_supported(call, f):
+                raise errors.bad_request(f'"{f}" is not a known field selector: only "metadata.name", '
+                                         f'"metadata.namespace"')
+    return ls, fs
+
+
+def _field_supported(call: Call, f: str) -> bool:
+    from .builtin import FIELD_GETTERS
+    getter = FIELD_GETTERS.get(call.tk)
+    return getter is not None and f in getter({})
+
+
+def matcher(ls: LabelSelector | None, fs: FieldSelector | None) -> Callable[[Entry], bool]:
+    def match(e: Entry) -> bool:
+        if ls is not None and not ls.matches(e.labels):
+            return False
+        if fs is not None:
+            def get(f: str) -> str | None:
+                if f == "metadata.name":
+                    return e.name
+                if f == "metadata.namespace":
+                    return e.namespace
+                return e.fields.get(f)
+            return fs.matches(get)
+        return True
+    return match
+
+
+# ---------------------------------------------------------------------------------------------
+# reads
+# ---------------------------------------------------------------------------------------------
+def get(ctx: Ctx, call: Call) -> Response:
+    e = ctx.store.get(call.tk, call.namespace, call.info.name)
+    if e is None:
+        raise errors.not_found(call.r.plural, call.r.group, call.info.name)
+    return table.render_one(call, e)
+
+
+def _encode_continue(rv: int, ns: str, name: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"rv": rv, "s": [ns, name]})).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        d = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return int(d["rv"]), (str(d["s"][0]), str(d["s"][1]))
+    except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError):
+        raise errors.bad_request("continue key is not valid: the token is malformed") from None
+
+
+def list_(ctx: Ctx, call: Call) -> Response:
+    ls, fs = selectors(call)
+    match = matcher(ls, fs)
+    entries = [e for e in ctx.store.list(call.tk, call.namespace or None) if match(e)]
+    token = call.req.q("continue")
+    rv = ctx.store.revision
+    if token:
+        _, start = _decode_continue(token)
+        entries = [e for e in entries if (e.namespace, e.name) > start]
+    limit_s = call.req.q("limit")
+    cont = ""
+    remaining = 0
+    if limit_s:
+        try:
+            limit = int(limit_s)
+        except ValueError:
+            raise errors.bad_request(f'invalid limit "{limit_s}"') from None
+        if 0 < limit < len(entries):
+            remaining = len(entries) - limit
+            entries = entries[:limit]
+            last = entries[-1]
+            cont = _encode_continue(rv, last.namespace, last.name)
+    return table.render_list(call, entries, rv, cont, remaining)
+
+
+async def watch(ctx: Ctx, call: Call) -> Response:
+    ls, fs = selectors(call)
+    match = matcher(ls, fs)
+    if call.info.name:
+        name = call.info.name
+        inner = match
+        match = lambda e: e.name == name and inner(e)  # noqa: E731
+    since = _rv_param(call)
+    bookmarks = call.req.q("allowWatchBookmarks") in ("true", "1")
+    try:
+        timeout = float(call.req.q("timeoutSeconds") or 1800)
+    except ValueError:
+        raise errors.bad_request("timeoutSeconds must be a number") from None
+    try:
+        w = ctx.store.add_watcher(call.tk, call.namespace or None, match, since)
+    except TooOld as e:
+        err = errors.gone(str(e))
+        line = b'{"type":"ERROR","object":' + err.body() + b"}\n"
+
+        async def once() -> AsyncIterator[bytes]:
+            yield line
+        return Response(stream=once())
+    as_table = table.wants_table(call.req)
+    api_version, kind = call.r.api_version, call.r.kind
+    store = ctx.store
+    interval = ctx.bookmark_interval
+
+    async def stream() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return
+                try:
+                    line = await asyncio.wait_for(w.queue.get(), min(left, interval) if bookmarks else left)
+                except TimeoutError:
+                    if bookmarks:
+                        yield orjson.dumps({"type": "BOOKMARK", "object": {
+                            "kind": kind, "apiVersion": api_version,
+                            "metadata": {"resourceVersion": str(store.revision)}}}) + b"\n"
+                    continue
+                if line is None:
+                    return
+                chunks = [line]
+                while not w.queue.empty() and len(chunks) < 256:
+                    nxt = w.queue.get_nowait()
+                    if nxt is None:
+                        break
+                    chunks.append(nxt)
+                if as_table:
+                    chunks = [table.watch_line_as_table(call, c) for c in chunks]
+                yield b"".join(chunks)
+        finally:
+            store.remove_watcher(w)
+    return Response(stream=stream())
+
+
+# ---------------------------------------------------------------------------------------------
+# writes
+# ---------------------------------------------------------------------------------------------
+def _check_namespace(ctx: Ctx, call: Call, creating: bool) -> None:
+    if not call.r.namespaced:
+        return
+    phase = ctx.namespace_exists(call.namespace)
+    if phase is None:
+        raise errors.not_found("namespaces", "", call.namespace)
+    if creating and phase == "Terminating":
+        raise errors.forbidden(f"{call.r.kind.lower()} \"\" is forbidden: unable to create new content in "
+                               f"namespace {call.namespace} because it is being terminated")
+
+
+def _body_object(call: Call) -> dict[str, Any]:
+    obj = decode_body(call.req)
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the request body must be a JSON object")
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if kind is not None and kind != call.r.kind and not call.info.subresource:
+        raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
+                                 f"version ({call.r.api_version})" if api_version != call.r.api_version else
+                                 f'kind "{kind}" does not match the expected kind "{call.r.kind}"')
+    md = obj.get("metadata")
+    if md is not None and not isinstance(md, dict):
+        raise errors.bad_request("metadata must be an object")
+    return obj
+
+
+def _field_validation(call: Call, unknown: list[str]) -> None:
+    mode = call.req.q("fieldValidation") or "Warn"
+    if not unknown or mode == "Ignore":
+        return
+    msgs = [f'unknown field "{u}"' for u in unknown]
+    if mode == "Strict":
+        raise errors.bad_request("strict decoding error: " + ", ".join(msgs))
+    call.warnings.extend(msgs)
+
+
+def _validate(ctx: Ctx, call: Call, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    causes = ctx.schema.validate(call.r, obj, old)
+    if causes:
+        raise errors.invalid(call.r.kind, call.r.group, obj.get("metadata", {}).get("name", ""), causes)
+
+
+async def create(ctx: Ctx, call: Call) -> Response:
+    obj = _body_object(call)
+    md = obj.setdefault("metadata", {})
+    if call.r.namespaced:
+        body_ns = md.get("namespace")
+        if body_ns and body_ns != call.namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent "
+                                     "on the request")
+    if not md.get("name") and not md.get("generateName"):
+        raise errors.invalid(call.r.kind, call.r.group, "", [
+            {"field": "metadata.name", "reason": "FieldValueRequired",
+             "message": "Required value: name or generateName is required"}])
+    _check_namespace(ctx, call, creating=True)
+    obj = objects.prepare_create(obj, namespace=call.namespace, now=now_rfc3339(),
+                                 new_uid=lambda: str(uuid.uuid4()), has_status_subresource=call.r.has_status,
+                                 api_version=call.r.api_version, kind=call.r.kind)
+    obj, unknown = ctx.schema.prepare(call.r, obj, "create")
+    _field_validation(call, unknown)
+    admitted, warns = await ctx.admission.admit(operation="CREATE", r=call.r, subresource="", obj=obj, old=None,
+                                                user=call.user, dry_run=call.dry_run, namespace=call.namespace,
+                                                name=obj["metadata"]["name"])
+    call.warnings.extend(warns)
+    assert admitted is not None
+    obj = admitted
+    _validate(ctx, call, obj, None)
+    hook = ctx.before_write.get(call.tk)
+    if hook:
+        hook(obj, None)
+    name = obj["metadata"]["name"]
+    if ctx.store.get(call.tk, call.namespace, name) is not None:
+        raise errors.already_exists(call.r.plural, call.r.group, name)
+    if call.dry_run:
+        return obj_response(orjson.dumps(obj), 201, call.warnings)
+    entry = await ctx.store.put(call.tk, obj)
+    return obj_response(entry.raw, 201, call.warnings)
+
+
+async def update(ctx: Ctx, call: Call, new: dict[str, Any] | None = None, *, status: bool = False) -> Response:
+    """PUT of the main resource (or of `status`); also the last step of a patch."""
+    if new is None:
+        new = _body_object(call)
+    name = call.info.name
+    md = new.setdefault("metadata", {})
+    if md.get("name") and md["name"] != name:
+        raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+    cur = ctx.store.get(call.tk, call.namespace, name)
+    if cur is None:
+        raise errors.not_found(call.r.plural, call.r.group, name)
+    want_rv = md.get("resourceVersion")
+    if want_rv and want_rv != str(cur.rv):
+        raise errors.conflict(call.r.plural, call.r.group, name)
+    old = cur.obj()
+    if status:
+        obj = objects.prepare_status_update(new, old)
+    else:
+        obj = objects.prepare_update(new, old, has_status_subresource=call.r.has_status,
+                                     api_version=call.r.api_version, kind=call.r.kind)
+    obj, unknown = ctx.schema.prepare(call.r, obj, "update")
+    _field_validation(call, unknown)
+    causes = objects.metadata_changes_allowed(new, old)
+    if causes:
+        raise errors.invalid(call.r.kind, call.r.group, name, causes)
+    admitted, warns = await ctx.admission.admit(
+        operation="UPDATE", r=call.r, subresource="status" if status else "", obj=obj, old=old, user=call.user,
+        dry_run=call.dry_run, namespace=call.namespace, name=name)
+    call.warnings.extend(warns)
+    assert admitted is not None
+    obj = admitted
+    _validate(ctx, call, obj, old)
+    hook = ctx.before_write.get(call.tk)
+    if hook:
+        hook(obj, old)
+    latest = ctx.store.get(call.tk, call.namespace, name)
+    if latest is None:
+        raise errors.not_found(call.r.plural, call.r.group, name)
+    if latest.rv != cur.rv:
+        raise errors.conflict(call.r.plural, call.r.group, name)
+    if obj == old:
+        return obj_response(cur.raw, 200, call.warnings)
+    if call.dry_run:
+        return obj_response(orjson.dumps(obj), 200, call.warnings)
+    md = obj["metadata"]
+    if md.get("deletionTimestamp") and not md.get("finalizers"):
+        entry = await ctx.store.delete(call.tk, obj)
+    else:
+        entry = await ctx.store.put(call.tk, obj)
+    return obj_response(entry.raw, 200, call.warnings)
+
+
+def apply_patch(call: Call, current: dict[str, Any]) -> dict[str, Any]:
+    ctype = call.req.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        body = orjson.loads(call.req.body) if "yaml" not in ctype else yaml.safe_load(call.req.body)
+    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+        raise errors.bad_request(f"the patch is not valid JSON: {str(e).splitlines()[0]}") from None
+    try:
+        if ctype == "application/json-patch+json":
+            out = apply_json_patch(current, body)
+        elif ctype == "application/merge-patch+json":
+            out = apply_merge_patch(current, body)
+        elif ctype == "application/strategic-merge-patch+json":
+            if call.r.from_crd:
+                raise errors.unsupported_media_type(ctype, PATCH_TYPES)
+            out = apply_strategic_merge_patch(current, body, builtin_merge_key_lookup(call.r.kind))
+        elif ctype == "application/apply-patch+yaml":
+            # server-side apply, reduced to "the applied configuration wins for the fields it names"
+            out = apply_merge_patch(current, body)
+        else:
+            raise errors.unsupported_media_type(
+                ctype, BUILTIN_PATCH_TYPES if not call.r.from_crd else PATCH_TYPES)
+    except PatchError as e:
+        raise errors.ApiError(422, "Invalid", e.message) from None
+    if not isinstance(out, dict):
+        raise errors.bad_request("the patch must leave an object")
+    return out
+
+
+async def patch(ctx: Ctx, call: Call, *, status: bool = False) -> Response:
+    if not call.req.body:
+        raise errors.bad_request("the patch body is empty")
+    for _ in range(5):
+        cur = ctx.store.get(call.tk, call.namespace, call.info.name)
+        if cur is None:
+            raise errors.not_found(call.r.plural, call.r.group, call.info.name)
+        current = cur.obj()
+        patched = apply_patch(call, current)
+        md = patched.setdefault("metadata", {})
+        if not isinstance(md, dict):
+            raise errors.bad_request("metadata must be an object")
+        if md.get("resourceVersion") in (None, str(cur.rv)):
+            md["resourceVersion"] = str(cur.rv)
+        elif md.get("resourceVersion") != str(cur.rv):
+            raise errors.conflict(call.r.plural, call.r.group, call.info.name)
+        try:
+            return await update(ctx, call, patched, status=status)
+        except errors.ApiError as e:
+            if e.reason != "Conflict" or "resourceVersion" in (orjson.loads(call.req.body)
+                                                                if call.req.body.startswith(b"{") else {}):
+                raise
+    raise errors.conflict(call.r.plural, call.r.group, call.info.name)
+
+
+def delete_options(call: Call) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if call.req.body:
+        try:
+            b = orjson.loads(call.req.body)
+        except orjson.JSONDecodeError:
+            raise errors.bad_request("the DeleteOptions body is not valid JSON") from None
+        if isinstance(b, dict):
+            opts.update(b)
+    if call.req.q("gracePeriodSeconds"):
+        try:
+            opts["gracePeriodSeconds"] = int(call.req.q("gracePeriodSeconds"))
+        except ValueError:
+            raise errors.bad_request("gracePeriodSeconds must be an integer") from None
+    if call.req.q("propagationPolicy"):
+        opts["propagationPolicy"] = call.req.q("propagationPolicy")
+    if opts.get("propagationPolicy") not in (None, "Orphan", "Background", "Foreground"):
+        raise errors.bad_request(f"propagationPolicy: Unsupported value: \"{opts['propagationPolicy']}\": "
+                                 'supported values: "Foreground", "Background", "Orphan"')
+    if opts.get("orphanDependents") is True and "propagationPolicy" not in opts:
+        opts["propagationPolicy"] = "Orphan"
+    return opts
+
+
+async def delete_entry(ctx: Ctx, r: ResourceInfo, e: Entry, opts: dict[str, Any], *, dry_run: bool,
+                       admit: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> tuple[int, bytes]:
+    """Delete one stored object honouring finalizers, grace periods and propagation."""
+    tk = (r.group, r.plural)
+    obj = e.obj()
+    md = obj["metadata"]
+    pre = opts.get("preconditions") or {}
+    if pre.get("uid") and pre["uid"] != md.get("uid"):
+        raise errors.conflict(r.plural, r.group, e.name,
+                              f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: "
+                              f"{md.get('uid')}")
+    if pre.get("resourceVersion") and pre["resourceVersion"] != str(e.rv):
+        raise errors.conflict(r.plural, r.group, e.name,
+                              f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                              f"ResourceVersion in object meta: {e.rv}")
+    if admit is not None:
+        await admit(obj)
+    if dry_run:
+        return 200, e.raw
+    policy = opts.get("propagationPolicy")
+    finalizers = list(md.get("finalizers") or [])
+    if policy == "Orphan" and "orphan" not in finalizers and e.uid in ctx.store.dependents:
+        finalizers.append("orphan")
+    if policy == "Foreground" and "foregroundDeletion" not in finalizers and e.uid in ctx.store.dependents:
+        finalizers.append("foregroundDeletion")
+    grace = opts.get("gracePeriodSeconds")
+    if r.plural == "namespaces" and not r.group:
+        if md.get("deletionTimestamp"):
+            return 200, e.raw
+        md["deletionTimestamp"] = now_rfc3339()
+        obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
+        obj.setdefault("status", {})["phase"] = "Terminating"
+        entry = await ctx.store.put(tk, obj)
+        return 200, entry.raw
+    if r.plural == "pods" and not r.group:
+        spec_grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        grace = spec_grace if grace is None else grace
+        phase = (obj.get("status") or {}).get("phase")
+        if grace and (obj.get("spec") or {}).get("nodeName") and phase not in ("Succeeded", "Failed"):
+            cur_grace = md.get("deletionGracePeriodSeconds")
+            if md.get("deletionTimestamp") and cur_grace is not None and cur_grace <= grace:
+                return 200, e.raw
+            md["deletionTimestamp"] = md.get("deletionTimestamp") or now_rfc3339()
+            md["deletionGracePeriodSeconds"] = int(grace)
+            if finalizers:
+                md["finalizers"] = finalizers
+            entry = await ctx.store.put(tk, obj)
+            return 200, entry.raw
+        md.pop("deletionGracePeriodSeconds", None)
+    if finalizers:
+        changed = finalizers != list(md.get("finalizers") or []) or not md.get("deletionTimestamp")
+        if not changed:
+            return 200, e.raw
+        md["finalizers"] = finalizers
+        md["deletionTimestamp"] = md.get("deletionTimestamp") or now_rfc3339()
+        md["deletionGracePeriodSeconds"] = 0
+        entry = await ctx.store.put(tk, obj)
+        return 200, entry.raw
+    md["deletionTimestamp"] = md.get("deletionTimestamp") or now_rfc3339()
+    md.setdefault("deletionGracePeriodSeconds", 0)
+    entry = await ctx.store.delete(tk, obj)
+    return 200, entry.raw
+
+
+async def delete(ctx: Ctx, call: Call) -> Response:
+    e = ctx.store.get(call.tk, call.namespace, call.info.name)
+    if e is None:
+        raise errors.not_found(call.r.plural, call.r.group, call.info.name)
+    opts = delete_options(call)
+
+    async def admit(old: dict[str, Any]) -> None:
+        _, warns = await ctx.admission.admit(operation="DELETE", r=call.r, subresource="", obj=None, old=old,
+                                             user=call.user, dry_run=call.dry_run, namespace=call.namespace,
+                                             name=call.info.name, options=opts)
+        call.warnings.extend(warns)
+    code, raw = await delete_entry(ctx, call.r, e, opts, dry_run=call.dry_run, admit=admit)
+    return obj_response(raw, code, call.warnings)
+
+
+async def delete_collection(ctx: Ctx, call: Call) -> Response:
+    ls, fs = selectors(call)
+    match = matcher(ls, fs)
+    opts = delete_options(call)
+    entries = [e for e in ctx.store.list(call.tk, call.namespace or None) if match(e)]
+    raws = []
+    for e in entries:
+        async def admit(old: dict[str, Any], e: Entry = e) -> None:
+            await ctx.admission.admit(operation="DELETE", r=call.r, subresource="", obj=None, old=old,
+                                      user=call.user, dry_run=call.dry_run, namespace=e.namespace, name=e.name,
+                                      options=opts)
+        _, raw = await delete_entry(ctx, call.r, e, opts, dry_run=call.dry_run, admit=admit)
+        raws.append(raw)
+    body = (b'{"kind":"' + call.r.list_kind.encode() + b'","apiVersion":"' + call.r.api_version.encode() +
+            b'","metadata":{"resourceVersion":"' + str(ctx.store.revision).encode() + b'"},"items":[' +
+            b",".join(raws) + b"]}")
+    return obj_response(body, 200, call.warnings)
