@@ -3,7 +3,8 @@
 
 The guest is a Debian cloud kernel plus a busybox initramfs whose `/init` prints `GUEST-BOOTED` on
 ttyS0, then `GUEST-ALIVE n` every few seconds, and powers off when the ACPI power button is pressed
-(busybox `acpid` with `evdev.ko` and `button.ko` from the kernel package).
+(busybox `acpid` with `evdev.ko` and `button.ko` from the kernel package), unless the kernel command line
+says `guest.ignore-acpi` (a guest that must be destroyed when its grace period ends).
 
 Outputs, under `<cache>/<key>/` where the key hashes the package versions and this script's revision:
 
@@ -38,7 +39,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BUILD_REVISION = "3"
+BUILD_REVISION = "4"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "kubevirt-py" / "guest"
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1"
 DISK_SIZE_MIB = 48
@@ -52,7 +53,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 insmod /lib/modules/evdev.ko
 insmod /lib/modules/button.ko
-acpid -c /etc/acpi -l /tmp/acpid.log
+# `guest.ignore-acpi` on the kernel command line makes a guest that ignores the power button.
+grep -q guest.ignore-acpi /proc/cmdline || acpid -c /etc/acpi -l /tmp/acpid.log
 echo "GUEST-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)" > /dev/ttyS0
 n=0
 while true; do n=$((n+1)); echo "GUEST-ALIVE $n" > /dev/ttyS0; sleep 3; done
