@@ -1,4 +1,4 @@
-"""virt-launcher: one process per VMI; runs its own libvirt daemon and turns the VMI into a domain.
+"""The launcher process: its own libvirt daemon, one domain, the command socket and the notify stream.
 
 Lifecycle of `run(settings)`:
 1. start the private libvirtd (not in `test` mode) and connect; open the command socket;
@@ -27,7 +27,7 @@ from virt_launcher.domain_manager import DomainManager
 from virt_launcher.errors import InvalidVMI, LauncherError
 from virt_launcher.libvirt_conn import Connection
 from virt_launcher.notifier import Notifier
-from virt_launcher.settings import LauncherSettings, parse_args
+from virt_launcher.settings import LauncherSettings
 
 
 class Launcher:
@@ -220,12 +220,3 @@ class Launcher:
 
 async def run(settings: LauncherSettings) -> int:
     return await Launcher(settings).run()
-
-
-def main(argv: list[str] | None = None) -> None:
-    settings = parse_args(argv)
-    sys.exit(asyncio.run(run(settings)))
-
-
-if __name__ == "__main__":
-    main()
