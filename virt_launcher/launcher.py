@@ -133,7 +133,8 @@ class Launcher:
         assert m is not None
         if cmd is Command.PING:
             return {"version": VERSION, "supportedVersions": list(SUPPORTED_VERSIONS),
-                    "hypervisor": str(self.settings.hypervisor), "pid": os.getpid(), "hasDomain": m.spec is not None}
+                    "hypervisor": str(self.settings.hypervisor), "pid": os.getpid(), "hasDomain": m.spec is not None,
+                    "daemonPid": self.daemon.pid if self.daemon else None}
         if cmd is Command.DOMAIN_INFO:
             return await m.info()
         if cmd is Command.SYNC:

@@ -1,0 +1,187 @@
+"""The launcher process with libvirt's test driver: command socket, notify stream, signals, timeouts.
+
+No daemon and no QEMU: these run in well under a second each and exercise the same command server and
+notify stream as real guests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from virt_client import launcher_protocol as proto
+from virt_client.launcher_protocol import LauncherClient, LauncherError
+
+DEADLINE = 10.0
+
+
+def make_vmi(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+            "metadata": {"name": "vm1", "namespace": "demo", "uid": "uid-1"},
+            "spec": {"domain": {"resources": {"requests": {"memory": "64Mi"}},
+                                "devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]}},
+                     "volumes": [{"name": "root", "containerDisk": {"image": "tiny"}}], **spec}}
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+
+    async def add(self, event: dict[str, Any]) -> None:
+        self.items.append(event)
+        self.changed.set()
+
+    async def wait_for(self, predicate: Any, timeout: float = DEADLINE) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for e in self.items:
+                    if predicate(e):
+                        return e
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class Launcher:
+    def __init__(self, proc: asyncio.subprocess.Process, directory: Path, events: Events) -> None:
+        self.proc = proc
+        self.dir = directory
+        self.events = events
+        self.client = LauncherClient(str(directory / "launcher.sock"), timeout=DEADLINE)
+
+    async def wait_for_socket(self) -> None:
+        async with asyncio.timeout(DEADLINE):
+            while not (self.dir / "launcher.sock").exists():
+                assert self.proc.returncode is None, "launcher exited early"
+                await asyncio.sleep(0.01)
+
+    async def wait_for_exit(self) -> tuple[int, str]:
+        async with asyncio.timeout(DEADLINE):
+            _, err = await self.proc.communicate()
+        assert self.proc.returncode is not None
+        return self.proc.returncode, err.decode()
+
+
+@contextlib.asynccontextmanager
+async def launcher(tmp_path: Path, *args: str) -> AsyncIterator[Launcher]:
+    events = Events()
+    notify_path = tmp_path / "notify.sock"
+    server = await proto.serve_notify(str(notify_path), events.add)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "virt_launcher.main", "--dir", str(tmp_path / "l"), "--hypervisor", "test",
+        "--notify-socket", str(notify_path), *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    la = Launcher(proc, tmp_path / "l", events)
+    try:
+        yield la
+    finally:
+        await la.client.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+        server.close()
+        await server.wait_closed()
+
+
+def domain_event(kind: str, state: str | None = None, reason: str | None = None) -> Any:
+    return lambda e: (e["type"] == "domain" and e["event"] == kind
+                      and (state is None or e["domain"]["state"] == state)
+                      and (reason is None or e["domain"]["reason"] == reason))
+
+
+async def test_lifecycle_commands_and_events_in_wait_for_sync_mode(tmp_path: Path) -> None:
+    async with launcher(tmp_path) as la:
+        await la.wait_for_socket()
+        ping = await la.client.ping()
+        assert (ping["version"], ping["hypervisor"], ping["hasDomain"]) == (1, "test", False)
+        assert await la.client.domain_info() == {"exists": False}
+        info = await la.client.sync(make_vmi())
+        assert (info["name"], info["state"], info["vmiUID"]) == ("demo_vm1", "Running", "uid-1")
+        await la.events.wait_for(domain_event("Added"))
+        await la.events.wait_for(domain_event("Modified", "Running"))
+        assert (await la.client.pause())["state"] == "Paused"
+        await la.events.wait_for(domain_event("Modified", "Paused", "User"))
+        assert (await la.client.unpause())["state"] == "Running"
+        assert (await la.client.soft_reboot())["state"] == "Running"
+        assert (await la.client.reset())["state"] == "Running"
+        assert (await la.client.sync(make_vmi()))["state"] == "Running"  # idempotent
+        await la.client.shutdown()
+        deleted = await la.events.wait_for(domain_event("Deleted"))
+        assert (deleted["domain"]["state"], deleted["domain"]["reason"]) == ("Shutoff", "Shutdown")
+        await la.events.wait_for(lambda e: e["type"] == "launcher" and e["event"] == "Exiting")
+        code, _ = await la.wait_for_exit()
+        assert code == 0
+
+
+async def test_sigterm_shuts_the_domain_down_and_exits_zero(tmp_path: Path) -> None:
+    vmi_file = tmp_path / "vmi.json"
+    vmi_file.write_bytes(proto.encode(make_vmi()))
+    async with launcher(tmp_path, "--vmi-file", str(vmi_file)) as la:
+        await la.events.wait_for(domain_event("Modified", "Running"))
+        la.proc.send_signal(signal.SIGTERM)
+        code, _ = await la.wait_for_exit()
+        assert code == 0
+        deleted = await la.events.wait_for(domain_event("Deleted"))
+        assert deleted["domain"]["reason"] == "Shutdown"
+
+
+async def test_kill_destroys_the_domain(tmp_path: Path) -> None:
+    async with launcher(tmp_path) as la:
+        await la.wait_for_socket()
+        await la.client.sync(make_vmi())
+        await la.client.kill()
+        deleted = await la.events.wait_for(domain_event("Deleted"))
+        assert (deleted["domain"]["state"], deleted["domain"]["reason"]) == ("Shutoff", "Destroyed")
+        code, _ = await la.wait_for_exit()
+        assert code == 0
+
+
+async def test_start_strategy_paused(tmp_path: Path) -> None:
+    async with launcher(tmp_path) as la:
+        await la.wait_for_socket()
+        info = await la.client.sync(make_vmi(startStrategy="Paused"))
+        assert info["state"] == "Paused"
+        assert (await la.client.unpause())["state"] == "Running"
+
+
+async def test_unsupported_field_is_answered_with_its_name(tmp_path: Path) -> None:
+    vmi = make_vmi()
+    vmi["spec"]["domain"]["devices"]["gpus"] = [{"name": "g", "deviceName": "nvidia"}]
+    async with launcher(tmp_path) as la:
+        await la.wait_for_socket()
+        with pytest.raises(LauncherError) as excinfo:
+            await la.client.sync(vmi)
+        assert excinfo.value.reason == "InvalidVMI"
+        assert "spec.domain.devices.gpus" in excinfo.value.message
+        assert (await la.client.ping())["hasDomain"] is False  # still serving
+
+
+async def test_protocol_errors(tmp_path: Path) -> None:
+    async with launcher(tmp_path) as la:
+        await la.wait_for_socket()
+        with pytest.raises(LauncherError) as excinfo:
+            await la.client.call("migrate")
+        assert excinfo.value.reason == "UnknownCommand"
+        with pytest.raises(LauncherError) as excinfo:
+            await la.client.pause()
+        assert excinfo.value.reason == "NoDomain"
+        reader, writer = await asyncio.open_unix_connection(str(la.dir / "launcher.sock"))
+        writer.write(b'{"v":99,"id":1,"cmd":"ping"}\n')
+        reply = proto.orjson.loads(await reader.readline())
+        writer.close()
+        assert (reply["ok"], reply["error"]["reason"]) == (False, "UnsupportedVersion")
+
+
+async def test_no_domain_within_timeout_exits_non_zero_with_reason(tmp_path: Path) -> None:
+    async with launcher(tmp_path, "--domain-timeout", "0.3") as la:
+        code, err = await la.wait_for_exit()
+        assert code == 1
+        assert "DomainTimeout: no domain started within 0.3s" in err
+        failed = await la.events.wait_for(lambda e: e["type"] == "launcher" and e["event"] == "Failed")
+        assert failed["reason"] == "DomainTimeout"
