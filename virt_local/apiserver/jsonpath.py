@@ -1,6 +1,7 @@
 """The Kubernetes JSONPath dialect used by CRD printer columns and `kubectl -o jsonpath`.
 
-Supported: `$` and a leading `.` (both optional), `.field` (with `\\.` escaping a dot in a name),
+Supported: `$` and a leading `.` (both optional), `.field` (a dotted name ends at any of
+`. [ ] ( ) { } = ! < >` or a space; `\\.` escapes a dot),
 `.*`, `['key']` / `["key"]` (the key is taken literally, so `['kubevirt.io/nodeName']` is one
 key), `[n]` and negative `[-n]`, `[*]`, slices `[a:b]` / `[a:b:step]`, unions `[0,2]` /
 `['a','b']`, recursive descent `..field` / `..*` / `..[n]`, and filters `[?(@.type=='Ready')]`
