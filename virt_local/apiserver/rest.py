@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 import yaml
 
-from . import errors, objects, table
+from . import errors, objects, protobuf, table
 from .httpserver import Request, Response
 from .patch import PatchError, apply_json_patch, apply_merge_patch
 from .rbac import UserInfo
@@ -98,7 +98,10 @@ def decode_body(req: Request) -> Any:
     if not req.body:
         raise errors.bad_request("the request body is empty; send the object as JSON or YAML")
     if "protobuf" in ctype:
-        raise errors.unsupported_media_type(ctype, "application/json, application/yaml")
+        try:
+            return protobuf.decode(req.body)
+        except protobuf.ProtobufError as e:
+            raise errors.ApiError(415, "UnsupportedMediaType", str(e)) from None
     try:
         if "yaml" in ctype:
             return yaml.safe_load(req.body)

@@ -8,6 +8,7 @@ gets an `Age` column, as kube-apiserver does.
 
 from __future__ import annotations
 
+import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,42 @@ def _compiled(expr: str) -> Any:
         return None
 
 
+def human_duration(seconds: float) -> str:
+    """apimachinery's duration.HumanDuration, which kube-apiserver uses for `date` columns."""
+    if seconds < -1:
+        return "<invalid>"
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if h < 24 * 8:
+        return f"{h // 24}d{h % 24}h" if h % 24 else f"{h // 24}d"
+    if h < 24 * 365 * 2:
+        return f"{h // 24}d"
+    if h < 24 * 365 * 8:
+        return f"{h // (24 * 365)}y{(h // 24) % 365}d"
+    return f"{h // (24 * 365)}y"
+
+
+def _date_cell(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value if value else "<unknown>"
+    try:
+        t = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return human_duration((datetime.datetime.now(datetime.UTC) - t).total_seconds())
+
+
 def _cells(r: ResourceInfo, obj: dict[str, Any]) -> list[Any]:
     cells: list[Any] = [obj.get("metadata", {}).get("name", "")]
     for col in columns_of(r):
@@ -65,7 +102,8 @@ def _cells(r: ResourceInfo, obj: dict[str, Any]) -> list[Any]:
             values = path.find(obj)
         except Exception:  # noqa: BLE001 - a bad column path renders empty, as kube does
             values = []
-        cells.append(format_printer_value(values, col.type))
+        cell = format_printer_value(values, col.type)
+        cells.append(_date_cell(cell) if col.type == "date" else cell)
     return cells
 
 
