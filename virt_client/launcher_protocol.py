@@ -171,7 +171,7 @@ class LauncherClient:
         self._next_id = 0
 
     async def call(self, cmd: Command | str, args: dict[str, Any] | None = None,
-                   *, timeout: float | None = None) -> dict[str, Any]:
+                   *, timeout: float | None = None) -> dict[str, Any]:  # noqa: ASYNC109
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout or self.timeout):

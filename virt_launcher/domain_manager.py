@@ -74,7 +74,10 @@ class DomainManager:
         """Use conn from now on (first start, or re-attach after a daemon restart)."""
         if self.spec is not None:
             conn.domain_name = self.spec.name
-        conn.on_lifecycle(lambda _name, _event, _detail: self._loop.call_soon_threadsafe(self._poke.set))
+        def poke(_name: str, _event: int, _detail: int) -> None:
+            self._loop.call_soon_threadsafe(self._poke.set)
+
+        conn.on_lifecycle(poke)
         self.conn = conn
         self._poke.set()
 

@@ -19,7 +19,14 @@ import signal
 import sys
 from typing import Any
 
-from virt_client.launcher_protocol import SUPPORTED_VERSIONS, VERSION, Command, DomainState, LauncherEvent, launcher_event
+from virt_client.launcher_protocol import (
+    SUPPORTED_VERSIONS,
+    VERSION,
+    Command,
+    DomainState,
+    LauncherEvent,
+    launcher_event,
+)
 from virt_launcher.command_server import CommandServer
 from virt_launcher.converter import Hypervisor
 from virt_launcher.daemon import DaemonSettings, LibvirtDaemon, default_migration_ports

@@ -61,7 +61,7 @@ class Notifier:
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
 
-    async def wait_for_flush(self, timeout: float) -> bool:
+    async def wait_for_flush(self, timeout: float) -> bool:  # noqa: ASYNC109
         """True when every emitted event has been written within timeout."""
         try:
             await asyncio.wait_for(self._drained.wait(), timeout)

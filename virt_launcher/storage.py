@@ -211,7 +211,7 @@ def disks(vmi: dict[str, Any], paths: StoragePaths) -> tuple[list[ET.Element], l
         source = _volume_source(volume, f"spec.volumes[{vindex}]", vmi, paths)
         actions.extend(source.actions)
         elements.append(_disk_element(disk, dpath, source, counters, buses))
-    for vname, (vindex, volume) in volumes.items():
+    for vname, (vindex, _volume) in volumes.items():
         if vname not in used:
             raise InvalidVMI(f"spec.volumes[{vindex}]", f"volume {vname!r} is not used by any disk "
                                                          "(volumes without a disk are not supported)")

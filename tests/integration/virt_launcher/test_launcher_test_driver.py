@@ -39,7 +39,7 @@ class Events:
         self.items.append(event)
         self.changed.set()
 
-    async def wait_for(self, predicate: Any, timeout: float = DEADLINE) -> dict[str, Any]:
+    async def wait_for(self, predicate: Any, timeout: float = DEADLINE) -> dict[str, Any]:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
             while True:
                 for e in self.items:
