@@ -1,9 +1,10 @@
 """Structured JSON logs, one object per line, in the shape KubeVirt components print.
 
 Each line has `timestamp`, `level`, `component`, `pos` (file:line) and `msg`, plus any fields
-passed with `extra={...}` (for example `kind`, `namespace`, `name`, `uid` of the object concerned)
-and `reason` with the traceback text when an exception is logged. `object_fields(obj)` builds the
-usual object fields.
+passed with `extra={...}`, and `reason` with the traceback text when an exception is logged.
+Fields whose names clash with `logging.LogRecord` attributes (`name`, ...) go in `extra={"fields":
+{...}}`, which is merged into the line; `object_fields(obj)` builds that for the object concerned
+(`kind`, `namespace`, `name`, `uid`).
 
 Invariant: a log line is always valid JSON; values that are not JSON become their `str()`.
 """
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
+FIELDS = "fields"
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 
 
@@ -35,7 +37,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         for k, v in record.__dict__.items():
-            if k not in _STANDARD and not k.startswith("_"):
+            if k == FIELDS and isinstance(v, Mapping):
+                line.update(v)
+            elif k not in _STANDARD and not k.startswith("_"):
                 line[k] = v
         if record.exc_info:
             line["reason"] = self.formatException(record.exc_info)
@@ -55,8 +59,8 @@ def setup_logging(component: str, level: str | int = "INFO", stream: TextIO | No
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def object_fields(obj: Mapping[str, Any]) -> dict[str, str]:
-    """Log fields naming a Kubernetes object."""
+def object_fields(obj: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """`extra=` for a log call naming a Kubernetes object (kind, namespace, name, uid)."""
     metadata = obj.get("metadata") or {}
     fields = {
         "kind": obj.get("kind"),
@@ -64,4 +68,4 @@ def object_fields(obj: Mapping[str, Any]) -> dict[str, str]:
         "name": metadata.get("name"),
         "uid": metadata.get("uid"),
     }
-    return {k: str(v) for k, v in fields.items() if v}
+    return {FIELDS: {k: str(v) for k, v in fields.items() if v}}
