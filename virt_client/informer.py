@@ -141,7 +141,8 @@ class Informer:
     # -- list and watch -----------------------------------------------------------------------
 
     async def _list_watch_loop(self) -> None:
-        need_list = True
+        # A run() restarted after a complete list resumes the watch where it stopped.
+        need_list = not (self._synced.is_set() and self._rv)
         failures = 0
         while True:
             try:

@@ -12,10 +12,14 @@ from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.rate_limiter import ItemExponentialFailureRateLimiter
 
 
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0)
+async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll `cond` (yielding to the loop) until it holds; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        if cond():
+            return
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0)
 
 
 class Script:

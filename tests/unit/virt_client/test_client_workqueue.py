@@ -24,10 +24,14 @@ def drain(q: WorkQueue[str]) -> list[str]:
     return out
 
 
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0)
+async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll `cond` (yielding to the loop) until it holds; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        if cond():
+            return
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(
