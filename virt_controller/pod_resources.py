@@ -1,0 +1,114 @@
+"""Resource requests of a launcher Pod: guest memory plus the launcher's own overhead.
+
+Pure. The overhead formula is documented in docs/controller.md; keep the two in step.
+
+Overhead (bytes, rounded up to a whole MiB):
+- always: virt-launcher 35 MiB + its private libvirt daemon 30 MiB;
+- kvm and emulation (a QEMU process exists): QEMU 50 MiB + guest memory / 512 (page tables)
+  + 8 MiB per vCPU + 8 MiB for the IO thread + 32 MiB video unless
+  `autoattachGraphicsDevice: false`;
+- emulation only: 64 MiB for TCG's translation cache as it fills;
+- plus `spec.domain.memory.reservedOverhead.addedOverhead` when given.
+`test` runs no QEMU, so only the launcher and its daemon count.
+
+Memory request = `resources.requests.memory`, else `resources.limits.memory`, else the guest
+memory; the overhead is added unless `resources.overcommitGuestOverhead` is true. A memory limit
+gets the overhead added always. CPU request = `resources.requests.cpu`, else vCPUs / 10 (100m per
+vCPU, upstream's default `cpuAllocationRatio`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from virt_controller.quantity import MI, format_bytes, format_millis, to_bytes, to_millis
+from virt_controller.settings import Hypervisor
+
+LAUNCHER_OVERHEAD = 35 * MI
+DAEMON_OVERHEAD = 30 * MI
+QEMU_OVERHEAD = 50 * MI
+PER_VCPU_OVERHEAD = 8 * MI
+IOTHREAD_OVERHEAD = 8 * MI
+VIDEO_OVERHEAD = 32 * MI
+TCG_OVERHEAD = 64 * MI
+CPU_ALLOCATION_RATIO = 10
+KVM_DEVICE = "devices.kubevirt.io/kvm"
+
+
+def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
+    cur: Any = d
+    for p in path:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(p)
+    return cur
+
+
+def vcpus(domain: Mapping[str, Any]) -> int:
+    """sockets × cores × threads (each defaulting to 1)."""
+    cpu = domain.get("cpu") or {}
+    return int(cpu.get("sockets") or 1) * int(cpu.get("cores") or 1) * int(cpu.get("threads") or 1)
+
+
+def guest_memory(domain: Mapping[str, Any]) -> int:
+    """Guest RAM in bytes: memory.guest, else the memory request, else the limit, else 0."""
+    for value in (_get(domain, "memory", "guest"), _get(domain, "resources", "requests", "memory"),
+                  _get(domain, "resources", "limits", "memory")):
+        if value is not None:
+            return to_bytes(value)
+    return 0
+
+
+def memory_overhead(domain: Mapping[str, Any], hypervisor: Hypervisor) -> int:
+    """The launcher Pod's memory on top of guest RAM, in bytes (a whole number of MiB)."""
+    total = LAUNCHER_OVERHEAD + DAEMON_OVERHEAD
+    if hypervisor is not Hypervisor.TEST:
+        total += QEMU_OVERHEAD + guest_memory(domain) // 512 + PER_VCPU_OVERHEAD * vcpus(domain)
+        total += IOTHREAD_OVERHEAD
+        if _get(domain, "devices", "autoattachGraphicsDevice") is not False:
+            total += VIDEO_OVERHEAD
+        if hypervisor is Hypervisor.EMULATION:
+            total += TCG_OVERHEAD
+    added = _get(domain, "memory", "reservedOverhead", "addedOverhead")
+    if added is not None:
+        total += to_bytes(added)
+    return math.ceil(total / MI) * MI
+
+
+def compute_resources(domain: Mapping[str, Any], hypervisor: Hypervisor) -> dict[str, Any]:
+    """The `resources` of the launcher's compute container."""
+    res = domain.get("resources") or {}
+    requests_in = res.get("requests") or {}
+    limits_in = res.get("limits") or {}
+    overhead = memory_overhead(domain, hypervisor)
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+
+    if "cpu" in requests_in:
+        requests["cpu"] = format_millis(to_millis(requests_in["cpu"]))
+    else:
+        requests["cpu"] = format_millis(math.ceil(vcpus(domain) * 1000 / CPU_ALLOCATION_RATIO))
+    if "cpu" in limits_in:
+        limits["cpu"] = format_millis(to_millis(limits_in["cpu"]))
+
+    if "memory" in requests_in:
+        memory = to_bytes(requests_in["memory"])
+    elif "memory" in limits_in:
+        memory = to_bytes(limits_in["memory"])
+    else:
+        memory = guest_memory(domain)
+    if not res.get("overcommitGuestOverhead"):
+        memory += overhead
+    requests["memory"] = format_bytes(memory)
+    if "memory" in limits_in:
+        limits["memory"] = format_bytes(to_bytes(limits_in["memory"]) + overhead)
+
+    if hypervisor is Hypervisor.KVM:
+        limits[KVM_DEVICE] = "1"
+        requests[KVM_DEVICE] = "1"
+    out: dict[str, Any] = {"requests": requests}
+    if limits:
+        out["limits"] = limits
+    return out

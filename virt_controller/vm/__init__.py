@@ -1,0 +1,1 @@
+"""The VirtualMachine controller: run strategies, state-change requests and the VM status."""

@@ -1,0 +1,1 @@
+"""The VirtualMachineInstance controller: launcher Pods and the phases up to Scheduled."""
