@@ -65,20 +65,20 @@ def escape_pointer(segment: str) -> str:
     return segment.replace("~", "~0").replace("/", "~1")
 
 
-def test_op(path: str, value: Any) -> dict[str, Any]:
+def patch_test(path: str, value: Any) -> dict[str, Any]:
     """A JSON-patch `test` operation, the optimistic-concurrency guard of a patch."""
     return {"op": "test", "path": path, "value": value}
 
 
-def replace_op(path: str, value: Any) -> dict[str, Any]:
+def patch_replace(path: str, value: Any) -> dict[str, Any]:
     return {"op": "replace", "path": path, "value": value}
 
 
-def add_op(path: str, value: Any) -> dict[str, Any]:
+def patch_add(path: str, value: Any) -> dict[str, Any]:
     return {"op": "add", "path": path, "value": value}
 
 
-def remove_op(path: str) -> dict[str, Any]:
+def patch_remove(path: str) -> dict[str, Any]:
     return {"op": "remove", "path": path}
 
 

@@ -12,7 +12,7 @@ from tests.support.apiserver import RunningApiServer
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.indexer import freeze
-from virt_client.kube import KubeClient, escape_pointer, replace_op, test_op
+from virt_client.kube import KubeClient, escape_pointer, patch_replace, patch_test
 
 GADGETS = r.ResourceRef("example.com", "v1", "gadgets", True, "Gadget")
 CRD: dict[str, Any] = {
@@ -65,11 +65,11 @@ async def test_patch_types_and_json_patch_test_guard(kc: KubeClient) -> None:
                                                   {"op": "add", "path": f"/metadata/labels/{key}", "value": "n1"}],
                               "default", patch_type="json")
     assert labelled["metadata"]["labels"] == {"kubevirt.io/nodeName": "n1"}
-    guarded = await kc.patch(r.CONFIGMAPS, "p", [test_op("/data/x", "1"), replace_op("/data/x", "3")],
+    guarded = await kc.patch(r.CONFIGMAPS, "p", [patch_test("/data/x", "1"), patch_replace("/data/x", "3")],
                              "default", patch_type="json")
     assert guarded["data"]["x"] == "3"
     with pytest.raises((errors.Conflict, errors.Invalid)):
-        await kc.patch(r.CONFIGMAPS, "p", [test_op("/data/x", "1"), replace_op("/data/x", "4")],
+        await kc.patch(r.CONFIGMAPS, "p", [patch_test("/data/x", "1"), patch_replace("/data/x", "4")],
                        "default", patch_type="json")
     assert (await kc.get(r.CONFIGMAPS, "p", "default"))["data"]["x"] == "3"
     strategic = await kc.patch(r.CONFIGMAPS, "p", {"data": {"z": "5"}}, "default", patch_type="strategic")
