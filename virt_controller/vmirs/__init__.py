@@ -1,0 +1,1 @@
+"""The VirtualMachineInstanceReplicaSet controller: N VMIs from one template."""
