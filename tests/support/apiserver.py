@@ -49,7 +49,7 @@ class RunningApiServer:
     def start(self, timeout: float = 30.0) -> None:
         log = open(self.data_dir / "apiserver.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "virt-local"), "apiserver", "--data-dir", str(self.data_dir), "--port", str(self.port),
+            [os.environ.get("VIRT_LOCAL_BIN", str(VENV_BIN / "virt-local")), "apiserver", "--data-dir", str(self.data_dir), "--port", str(self.port),
              *self.extra_args],
             stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         log.close()

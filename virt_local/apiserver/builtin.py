@@ -40,6 +40,7 @@ BUILTIN: tuple[ResourceInfo, ...] = (
                 PrinterColumn("Restarts", "integer", ".status.containerStatuses[0].restartCount"), AGE,
                 PrinterColumn("IP", "string", ".status.podIP", priority=1),
                 PrinterColumn("Node", "string", ".spec.nodeName", priority=1))),
+    _r("", "v1", "bindings", "Binding", True, verbs=CREATE_ONLY),
     _r("", "v1", "events", "Event", True, short=("ev",),
        columns=(PrinterColumn("Last Seen", "date", ".lastTimestamp"),
                 PrinterColumn("Type", "string", ".type"), PrinterColumn("Reason", "string", ".reason"),
@@ -95,7 +96,7 @@ BUILTIN: tuple[ResourceInfo, ...] = (
 )
 
 # Resources that are computed per request and never stored.
-VIRTUAL = {"subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews", "tokenreviews",
+VIRTUAL = {"bindings", "subjectaccessreviews", "selfsubjectaccessreviews", "localsubjectaccessreviews", "tokenreviews",
            "selfsubjectreviews"}
 
 

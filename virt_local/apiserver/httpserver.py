@@ -158,7 +158,12 @@ class HttpServer:
                 if not data:
                     return
                 try:
-                    p.parser.feed_data(data)
+                    try:
+                        p.parser.feed_data(data)
+                    except httptools.HttpParserCallbackError:
+                        if p.too_large:
+                            raise _BodyTooLarge() from None
+                        raise
                 except _BodyTooLarge:
                     body = b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the request is too large: limit is 3145728 bytes","reason":"RequestEntityTooLarge","code":413}'
                     writer.write(_head(413, [("Content-Type", "application/json"),
@@ -168,7 +173,10 @@ class HttpServer:
                 except httptools.HttpParserUpgrade:
                     # headers are complete; the rest of the stream belongs to the upgraded protocol
                     method = p.parser.get_method().decode()
-                    p.done.append((method, p._url.decode("latin-1"), p._headers, b"", True))
+                    url = p._url.decode("latin-1")
+                    if p.done and p.done[-1][1] == url:
+                        p.done.pop()
+                    p.done.append((method, url, p._headers, b"", True))
                     upgrade = True
                 except httptools.HttpParserError:
                     body = b"400 Bad Request: malformed HTTP request"

@@ -111,6 +111,11 @@ def decode_body(req: Request) -> Any:
                                  f"{str(e).splitlines()[0]}") from None
 
 
+def flag(call: "Call", name: str) -> bool:
+    """A boolean query parameter, parsed like Go's strconv.ParseBool."""
+    return call.req.q(name) in ("1", "t", "T", "true", "TRUE", "True")
+
+
 def _rv_param(call: Call, name: str = "resourceVersion") -> int | None:
     v = call.req.q(name)
     if v in ("", "0"):
@@ -212,7 +217,7 @@ async def watch(ctx: Ctx, call: Call) -> Response:
         inner = match
         match = lambda e: e.name == name and inner(e)  # noqa: E731
     since = _rv_param(call)
-    bookmarks = call.req.q("allowWatchBookmarks") in ("true", "1")
+    bookmarks = flag(call, "allowWatchBookmarks")
     try:
         timeout = float(call.req.q("timeoutSeconds") or 1800)
     except ValueError:

@@ -168,7 +168,7 @@ class ApiServer:
         if imp is not None:
             self._authorize_impersonation(user, imp)
             user = imp
-        info = parse(req.method, path, req.q("watch") in ("true", "1"))
+        info = parse(req.method, path, req.q("watch") in ("1", "t", "T", "true", "TRUE", "True"))
         attrs = RequestAttributes(verb=info.verb, api_group=info.group, resource=info.resource,
                                   subresource=info.subresource, name=info.name, namespace=info.namespace,
                                   resource_request=info.resource_request, path=path)
@@ -185,9 +185,16 @@ class ApiServer:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource",
                                   details={})
         call = rest.Call(req=req, info=info, r=r, user=user)
-        if r.plural in VIRTUAL and not r.group.startswith("apps"):
+        if r.plural in VIRTUAL:
             if req.method != "POST":
                 raise errors.method_not_allowed()
+            if r.plural == "bindings":
+                body = rest.decode_body(req)
+                name = (body.get("metadata") or {}).get("name", "") if isinstance(body, dict) else ""
+                pod_call = rest.Call(req=req, info=RequestInfo(True, path, "create", info.api_prefix, "", "v1",
+                                                               info.namespace, "pods", "binding", name),
+                                     r=self.table.lookup("", "v1", "pods"), user=user)  # type: ignore[arg-type]
+                return await subresources.binding(self.ctx, pod_call)
             return await handle_review(self, call)
         return await self._resource(call)
 

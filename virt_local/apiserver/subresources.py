@@ -149,7 +149,7 @@ async def log(ctx: Ctx, call: Call, locate: LogLocator) -> Response:
     if tail.isdigit():
         lines = data.splitlines(keepends=True)
         data = b"".join(lines[-int(tail):]) if int(tail) else b""
-    if call.req.q("follow") not in ("true", "1"):
+    if not rest.flag(call, "follow"):
         return Response(body=data, content_type="text/plain")
     start = path.stat().st_size
 

@@ -35,7 +35,7 @@ QUERY = st.dictionaries(
                      "container", "tailLines"]),
     st.one_of(st.text(max_size=12), st.sampled_from(["1", "0", "true", "All", "Strict", "x=y", "a in (b)"])),
     max_size=3)
-JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=8)),
                        lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=8), c,
                                                                                     max_size=3)), max_leaves=8)
 BODY = st.one_of(
