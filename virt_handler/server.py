@@ -1,0 +1,178 @@
+"""The HTTPS server virt-api calls on port 8186 (mutual TLS; reference §1.6 and Appendix B).
+
+Routes, under `/v1/namespaces/{namespace}/virtualmachineinstances/{name}/`:
+- `PUT pause|unpause|softreboot|reset` → the launcher command; 200 with an empty body, 404 when the
+  VMI is not on this node, 409 when it is not running, 500 with the launcher's message on failure;
+- `GET console` and `GET vnc` (websocket, subprotocol `plain.kubevirt.io`) → the launcher's serial
+  console or VNC unix socket, raw bytes in binary frames both ways.
+
+Built on aiohttp, which the Kubernetes client already loads, so the server costs almost no memory.
+Invariants: every TLS client must present a certificate signed by `--client-ca`; a stream ends for
+both sides as soon as either side closes (socket EOF closes the websocket with 1000, a websocket
+close shuts the socket); the websocket is pinged every `heartbeat` seconds and dropped when a pong
+is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.launcher_protocol import (
+    SERIAL_SOCKET_NAME,
+    VNC_SOCKET_NAME,
+    Command,
+    LauncherError,
+    LauncherUnreachable,
+)
+from virt_client.tls import CertificateFiles
+from virt_handler.launchers import LauncherPending, LauncherRegistry
+from virt_handler.reconcile import VMIReconciler
+from virt_handler.settings import HandlerSettings
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "plain.kubevirt.io"
+PREFIX = "/v1/namespaces/{namespace}/virtualmachineinstances/{name}"
+ACTIONS = {"pause": Command.PAUSE, "unpause": Command.UNPAUSE, "softreboot": Command.SOFT_REBOOT,
+           "reset": Command.RESET}
+STREAMS = {"console": SERIAL_SOCKET_NAME, "vnc": VNC_SOCKET_NAME}
+CHUNK = 64 * 1024
+
+
+def status_response(code: int, reason: str, message: str) -> web.Response:
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+            "reason": reason, "code": code}
+    return web.Response(status=code, body=orjson.dumps(body), content_type="application/json")
+
+
+class HandlerServer:
+    def __init__(self, settings: HandlerSettings, reconciler: VMIReconciler, launchers: LauncherRegistry,
+                 enqueue: Callable[[str], None], *, heartbeat: float = 10.0) -> None:
+        self.settings = settings
+        self.reconciler = reconciler
+        self.launchers = launchers
+        self.enqueue = enqueue
+        self.heartbeat = heartbeat
+        self.app = web.Application()
+        self.app.router.add_put(PREFIX + "/{action:pause|unpause|softreboot|reset}", self.action)
+        self.app.router.add_get(PREFIX + "/{stream:console|vnc}", self.stream)
+
+    def _find(self, request: web.Request) -> tuple[str, str] | web.Response:
+        """(key, uid) of the VMI named in the path, or the error response."""
+        key = f"{request.match_info['namespace']}/{request.match_info['name']}"
+        vmi = self.reconciler.get(key)
+        if vmi is None or not self.reconciler.is_mine(vmi):
+            return status_response(404, "NotFound", f"VirtualMachineInstance {key} is not on this node")
+        if (vmi.get("status") or {}).get("phase") != Phase.RUNNING:
+            return status_response(409, "Conflict", f"VirtualMachineInstance {key} is not running")
+        return key, str((vmi.get("metadata") or {}).get("uid"))
+
+    async def action(self, request: web.Request) -> web.Response:
+        found = self._find(request)
+        if isinstance(found, web.Response):
+            return found
+        key, uid = found
+        cmd = ACTIONS[request.match_info["action"]]
+        try:
+            await self.launchers.command(uid, cmd)
+        except LauncherError as exc:
+            return status_response(500, "InternalError", f"{cmd} of {key} failed: {exc.message}")
+        except (LauncherUnreachable, LauncherPending) as exc:
+            return status_response(503, "ServiceUnavailable", f"the launcher of {key} does not answer: {exc}")
+        finally:
+            self.enqueue(key)
+        return web.Response(status=200)
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        found = self._find(request)
+        if isinstance(found, web.Response):
+            return found
+        key, uid = found
+        kind = request.match_info["stream"]
+        path = self.settings.launcher_dir(uid) / STREAMS[kind]
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(path))
+        except OSError as exc:
+            return status_response(400, "BadRequest", f"no {kind} for {key}: {exc}")
+        ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=self.heartbeat, max_msg_size=CHUNK * 16)
+        try:
+            await ws.prepare(request)
+            await pump(ws, reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        return ws
+
+    async def serve(self, ssl_context: ssl.SSLContext | None) -> None:
+        """Listen until cancelled."""
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.settings.address, self.settings.port, ssl_context=ssl_context,
+                               shutdown_timeout=1.0)
+            await site.start()
+            log.info("serving virt-api on %s:%d", self.settings.address, self.settings.port)
+            await asyncio.Future()
+        finally:
+            await runner.cleanup()
+
+
+async def pump(ws: web.WebSocketResponse, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy bytes both ways until either side ends; then end the other one."""
+
+    async def socket_to_ws() -> None:
+        while data := await reader.read(CHUNK):
+            await ws.send_bytes(data)
+
+    async def ws_to_socket() -> None:
+        async for msg in ws:
+            if msg.type is WSMsgType.BINARY:
+                writer.write(msg.data)
+            elif msg.type is WSMsgType.TEXT:
+                writer.write(msg.data.encode())
+            else:
+                break
+            await writer.drain()
+
+    tasks = [asyncio.create_task(socket_to_ws()), asyncio.create_task(ws_to_socket())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception) and not isinstance(result, ConnectionError | OSError):
+                log.warning("stream copy failed: %r", result)
+        await ws.close()
+
+
+def ssl_context(settings: HandlerSettings) -> tuple[ssl.SSLContext, CertificateFiles] | None:
+    """The server context (client certificates required), or None without TLS settings."""
+    if not settings.serves_https:
+        return None
+    assert settings.tls_cert is not None and settings.tls_key is not None
+    files = CertificateFiles(Path(settings.tls_cert), Path(settings.tls_key), client_ca_file=settings.client_ca,
+                             require_client=True)
+    return files.context(), files
+
+
+async def reload_certificates(ctx: ssl.SSLContext, files: CertificateFiles, interval: float = 60.0) -> None:
+    """Pick up rotated certificate files in place (new handshakes use them) until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if files.reload_if_changed(ctx):
+                log.info("reloaded the serving certificate")
+        except (OSError, ssl.SSLError) as exc:
+            log.warning("cannot reload the serving certificate: %s", exc)
