@@ -1,0 +1,178 @@
+"""Validating webhooks (§1.8): VMI create/update, VM, VMIRS, migration create/update, status.
+
+Pure functions `(request, config[, lookups]) -> list[Cause]`; an empty list admits the request.
+The migration validator receives the VMI and the migrations of that VMI, which the route reads
+first, so the rule "one active migration per VMI" and "the VMI must be LiveMigratable" stay pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from virt_client.api.constants import FINAL_MIGRATION_PHASES, RunStrategy
+
+from .config import AdmissionConfig
+from .review import FORBIDDEN, INVALID, NOT_SUPPORTED, REQUIRED, AdmissionRequest, Cause
+from .vmi_spec import validate_vmi_spec
+
+RESERVED_LABEL_PREFIX = "kubevirt.io/"
+WAIT_AS_RECEIVER_GATE = "DecentralizedLiveMigration"
+
+
+def _meta(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    meta = (obj or {}).get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def validate_vmi_create(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
+    return validate_vmi_spec(req.obj.get("spec"), "spec")
+
+
+def validate_vmi_update(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
+    """Only KubeVirt's service accounts change a VMI's spec or its reserved labels."""
+    if req.old is None or config.is_kubevirt(req.username):
+        return []
+    causes: list[Cause] = []
+    if req.obj.get("spec") != req.old.get("spec"):
+        causes.append(Cause("spec", "update of VMI object is restricted", FORBIDDEN))
+    new_labels = _meta(req.obj).get("labels") or {}
+    old_labels = _meta(req.old).get("labels") or {}
+    for key in sorted(set(new_labels) | set(old_labels)):
+        if key.startswith(RESERVED_LABEL_PREFIX) and new_labels.get(key) != old_labels.get(key):
+            causes.append(Cause(f"metadata.labels.{key}", f"modification of the label {key} is restricted",
+                                FORBIDDEN))
+    return causes
+
+
+def validate_vm(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
+    spec = req.obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return [Cause("spec", "spec is required", REQUIRED)]
+    causes: list[Cause] = []
+    template = spec.get("template")
+    if not isinstance(template, Mapping):
+        causes.append(Cause("spec.template", "missing virtual machine template.", REQUIRED))
+    running, strategy = spec.get("running"), spec.get("runStrategy")
+    if running is not None and strategy is not None:
+        causes.append(Cause("spec.running", "Running and RunStrategy are mutually exclusive. Note that Running is "
+                            "deprecated, please use RunStrategy instead"))
+    if running is not None and not isinstance(running, bool):
+        causes.append(Cause("spec.running", f"spec.running must be a boolean, got {running!r}"))
+    if strategy is not None:
+        if strategy not in {s.value for s in RunStrategy}:
+            causes.append(Cause("spec.runStrategy", f"Invalid RunStrategy ({strategy})", NOT_SUPPORTED))
+        elif strategy == RunStrategy.WAIT_AS_RECEIVER and WAIT_AS_RECEIVER_GATE not in config.feature_gates:
+            causes.append(Cause("spec.runStrategy", f"'{WAIT_AS_RECEIVER_GATE}' feature gate is not enabled",
+                                NOT_SUPPORTED))
+    for key in ("instancetype", "preference"):
+        if spec.get(key) is not None:
+            causes.append(Cause(f"spec.{key}", f"spec.{key} is not supported by this KubeVirt implementation",
+                                NOT_SUPPORTED))
+    if spec.get("updateVolumesStrategy") not in (None, "Replacement"):
+        causes.append(Cause("spec.updateVolumesStrategy",
+                            f"spec.updateVolumesStrategy={spec['updateVolumesStrategy']} is not supported by this "
+                            f"KubeVirt implementation", NOT_SUPPORTED))
+    for idx, dvt in enumerate(spec.get("dataVolumeTemplates") or []):
+        if not isinstance(dvt, Mapping) or not _meta(dvt).get("name"):
+            causes.append(Cause(f"spec.dataVolumeTemplates[{idx}].metadata.name",
+                                f"spec.dataVolumeTemplates[{idx}].metadata.name is required", REQUIRED))
+    if isinstance(template, Mapping):
+        causes += validate_vmi_spec(template.get("spec"), "spec.template.spec")
+    return causes
+
+
+def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def validate_vmirs(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
+    spec = req.obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return [Cause("spec", "spec is required", REQUIRED)]
+    causes: list[Cause] = []
+    replicas = spec.get("replicas")
+    if replicas is not None and (not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0):
+        causes.append(Cause("spec.replicas", "spec.replicas must be a non-negative integer"))
+    selector = spec.get("selector")
+    template = spec.get("template")
+    if not isinstance(selector, Mapping) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        causes.append(Cause("spec.selector", "spec.selector is required and must not be empty", REQUIRED))
+    if not isinstance(template, Mapping):
+        causes.append(Cause("spec.template", "missing virtual machine template.", REQUIRED))
+        return causes
+    labels = _meta(template).get("labels") or {}
+    if isinstance(selector, Mapping) and not _selector_matches(selector, labels):
+        causes.append(Cause("spec.selector", "selector does not match labels."))
+    return causes + validate_vmi_spec(template.get("spec"), "spec.template.spec")
+
+
+def _condition(vmi: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
+    for cond in (vmi.get("status") or {}).get("conditions") or []:
+        if isinstance(cond, Mapping) and cond.get("type") == ctype:
+            return cond
+    return None
+
+
+def validate_migration_create(req: AdmissionRequest, config: AdmissionConfig, vmi: Mapping[str, Any] | None,
+                              migrations: Sequence[Mapping[str, Any]]) -> list[Cause]:
+    spec = req.obj.get("spec")
+    vmi_name = spec.get("vmiName") if isinstance(spec, Mapping) else None
+    if not vmi_name:
+        return [Cause("spec.vmiName", "spec.vmiName is required", REQUIRED)]
+    if spec.get("priority") is not None and not config.is_kubevirt(req.username):  # type: ignore[union-attr]
+        return [Cause("spec.priority", "spec.priority can only be set by KubeVirt", FORBIDDEN)]
+    if vmi is None:
+        return [Cause("spec.vmiName", f'the VMI "{vmi_name}" does not exist')]
+    if (vmi.get("status") or {}).get("phase") != "Running" or _meta(vmi).get("deletionTimestamp"):
+        return [Cause("spec.vmiName", f"Cannot migrate VMI {vmi_name}: it is not running")]
+    cond = _condition(vmi, "LiveMigratable")
+    if cond is not None and cond.get("status") == "False":
+        return [Cause("spec.vmiName", f"Cannot migrate VMI, Reason: {cond.get('reason', '')}, "
+                                      f"Message: {cond.get('message', '')}")]
+    own = _meta(req.obj).get("name")
+    for other in migrations:
+        phase = (other.get("status") or {}).get("phase") or ""
+        if _meta(other).get("name") == own or phase in FINAL_MIGRATION_PHASES or _meta(other).get(
+                "deletionTimestamp"):
+            continue
+        return [Cause("spec.vmiName", f"in-flight migration detected. Active migration job "
+                                      f"({_meta(other).get('name')}) is currently already in progress for VMI "
+                                      f"{vmi_name}.")]
+    return []
+
+
+def validate_migration_update(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
+    if req.old is not None and req.obj.get("spec") != req.old.get("spec"):
+        return [Cause("spec", "update of Migration object's spec is restricted", FORBIDDEN)]
+    return []
+
+
+def validate_status(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
+    """Status updates of VMs: state change requests must be well formed."""
+    status = req.obj.get("status")
+    if not isinstance(status, Mapping) or req.resource != "virtualmachines":
+        return []
+    causes: list[Cause] = []
+    for idx, scr in enumerate(status.get("stateChangeRequests") or []):
+        action = scr.get("action") if isinstance(scr, Mapping) else None
+        if action not in ("Start", "Stop"):
+            causes.append(Cause(f"status.stateChangeRequests[{idx}].action",
+                                f"status.stateChangeRequests[{idx}].action must be Start or Stop, got {action!r}",
+                                INVALID))
+    return causes

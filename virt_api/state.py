@@ -1,0 +1,75 @@
+"""The process state every request handler shares: clients, settings, the requestheader config.
+
+One `ApiState` is built by the composition root (`main.run`) or a test and stored on the FastAPI
+app. Its `auth` field is replaced (never mutated) when the ConfigMap changes, so a request sees one
+consistent configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from virt_client.errors import ApiError, NotFound, TransportError
+from virt_client.kube import KubeClient
+from virt_client.resources import CONFIGMAPS, ResourceRef
+
+from .admission.config import AdmissionConfig
+from .authn import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, RequestHeaderConfig, UserInfo
+from .authz import decision, subject_access_review
+from .errors import SubresourceError, internal, not_found
+from .handler import HandlerConnector
+from .settings import Settings
+
+SUBJECT_ACCESS_REVIEWS = ResourceRef("authorization.k8s.io", "v1", "subjectaccessreviews", False,
+                                     "SubjectAccessReview")
+
+
+class ApiState:
+    """Shared, long-lived dependencies of the app."""
+
+    def __init__(self, *, kube: KubeClient, handlers: HandlerConnector, settings: Settings,
+                 auth: RequestHeaderConfig | None = None) -> None:
+        self.kube = kube
+        self.handlers = handlers
+        self.settings = settings
+        self.auth = auth
+        self.ready = True
+        self.admission = AdmissionConfig(kubevirt_users=frozenset(settings.kubevirt_users),
+                                         default_network_interface=settings.default_network_interface)
+
+    async def refresh_auth(self) -> None:
+        """Re-read the `extension-apiserver-authentication` ConfigMap."""
+        cm = await self.kube.get(CONFIGMAPS, CONFIGMAP_NAME, CONFIGMAP_NAMESPACE)
+        config = RequestHeaderConfig.from_configmap(cm)
+        if config != self.auth:
+            self.auth = config
+
+    def client_ca(self) -> str | None:
+        return self.auth.client_ca_pem if self.auth else None
+
+    async def authorize(self, user: UserInfo, attributes: Mapping[str, str]) -> tuple[bool, str]:
+        """Ask the API server with a SubjectAccessReview; 500 when it cannot answer."""
+        try:
+            review = await self.kube.create(SUBJECT_ACCESS_REVIEWS, subject_access_review(user, attributes))
+        except (ApiError, TransportError) as e:
+            raise internal(f"unable to authorize the request: {e}") from None
+        return decision(review)
+
+    async def get_object(self, ref: ResourceRef, namespace: str, name: str, kind: str) -> dict[str, Any]:
+        """GET an object; 404 with upstream's wording, 500 on other failures."""
+        try:
+            return await self.kube.get(ref, name, namespace)
+        except NotFound:
+            raise not_found(kind, name) from None
+        except (ApiError, TransportError) as e:
+            raise internal(str(e), kind, name) from None
+
+    async def find_object(self, ref: ResourceRef, namespace: str, name: str, kind: str) -> dict[str, Any] | None:
+        """GET an object that may be absent."""
+        try:
+            return await self.get_object(ref, namespace, name, kind)
+        except SubresourceError as e:
+            if e.code == 404:
+                return None
+            raise
