@@ -17,11 +17,13 @@ from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 
 NODE = "kubevirt.io/nodeName"
+SELECTOR = "test=it"  # the server also keeps its own ConfigMaps (kube-root-ca.crt)
 
 
 def cm(name: str, value: str, node: str = "n1") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": "default", "labels": {NODE: node}}, "data": {"v": value}}
+            "metadata": {"name": name, "namespace": "default", "labels": {NODE: node, "test": "it"}},
+            "data": {"v": value}}
 
 
 async def until(cond: Callable[[], bool], within: float = 30.0, what: str = "condition") -> None:
@@ -58,7 +60,7 @@ class Recorder:
 
 
 async def server_state(kc: KubeClient) -> dict[str, str]:
-    items = (await kc.list(r.CONFIGMAPS, "default"))["items"]
+    items = (await kc.list(r.CONFIGMAPS, "default", label_selector=SELECTOR))["items"]
     return {object_key(i): i["metadata"]["resourceVersion"] for i in items}
 
 
@@ -76,7 +78,7 @@ async def test_informer_converges_after_api_server_restart(apiserver: RunningApi
     for i in range(5):
         await kc.create(r.CONFIGMAPS, cm(f"cm{i}", "0"))
     rec = Recorder()
-    inf = Informer(kc, r.CONFIGMAPS, namespace="default", indexers={"node": by_label(NODE)},
+    inf = Informer(kc, r.CONFIGMAPS, namespace="default", label_selector=SELECTOR, indexers={"node": by_label(NODE)},
                    backoff_initial=0.05, backoff_max=0.5)
     inf.add_handler(rec.handler())
     async with asyncio.TaskGroup() as tg:
@@ -112,7 +114,7 @@ async def test_informer_relists_on_410_and_reports_missed_deletes(tmp_path: Any)
             for i in range(3):
                 await kc.create(r.CONFIGMAPS, cm(f"cm{i}", "0"))
             rec = Recorder()
-            inf = Informer(kc, r.CONFIGMAPS, namespace="default", backoff_initial=0.05, backoff_max=0.5)
+            inf = Informer(kc, r.CONFIGMAPS, namespace="default", label_selector=SELECTOR, backoff_initial=0.05, backoff_max=0.5)
             inf.add_handler(rec.handler())
             run = asyncio.create_task(inf.run())
             assert await inf.wait_for_synced(30)
@@ -136,7 +138,7 @@ async def test_informer_relists_on_410_and_reports_missed_deletes(tmp_path: Any)
 
 async def test_burst_of_updates_to_one_key_is_coalesced(kc: KubeClient) -> None:
     await kc.create(r.CONFIGMAPS, cm("hot", "0"))
-    inf = Informer(kc, r.CONFIGMAPS, namespace="default")
+    inf = Informer(kc, r.CONFIGMAPS, namespace="default", label_selector=SELECTOR)
     release = asyncio.Event()
     seen_values: list[str] = []
 
