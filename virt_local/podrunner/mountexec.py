@@ -1,0 +1,73 @@
+"""The first program of every container: bind mounts, then exec of the container's command.
+
+Run as `unshare --mount --propagation private <python> -m virt_local.podrunner.mountexec SPEC`, so
+the mounts it makes are private to the container. SPEC is a JSON file: `mounts` (source, target,
+readOnly; parents first), `argv`, `env`, `cwd` and `startError` (a file to describe a failure in).
+The process keeps its pid through the exec, so the pid the pod runner recorded is the container's.
+A failure before the exec (missing mount source, command not found) is written to `startError` and
+ends the process with code 128, as a container runtime's StartError does. Standard library only:
+this runs once per container start and must start fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+
+
+def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
+    rc = libc.mount(source.encode() if source else None, target.encode(), None, flags, None)
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source or ''} on {target}: {os.strerror(err)}")
+
+
+def bind(libc: Any, source: str, target: str, read_only: bool) -> None:
+    src = Path(source)
+    if not src.exists():
+        raise FileNotFoundError(f"mount source {source} does not exist")
+    tgt = Path(target)
+    if src.is_dir():
+        tgt.mkdir(parents=True, exist_ok=True)
+    elif not tgt.exists():
+        tgt.parent.mkdir(parents=True, exist_ok=True)
+        tgt.touch()
+    _mount(libc, source, target, MS_BIND | MS_REC)
+    if read_only:
+        _mount(libc, None, target, MS_BIND | MS_REMOUNT | MS_RDONLY)
+
+
+def main(argv: list[str]) -> None:
+    spec: dict[str, Any] = json.loads(Path(argv[1]).read_text())
+    error_file = spec.get("startError")
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for m in spec.get("mounts") or []:
+            bind(libc, m["source"], m["target"], bool(m.get("readOnly")))
+        if spec.get("cwd"):
+            os.chdir(spec["cwd"])
+        args = list(spec["argv"])
+        env = dict(spec.get("env") or {})
+        try:
+            os.execvpe(args[0], args, env)
+        except FileNotFoundError:
+            raise RuntimeError(f'exec: "{args[0]}": executable file not found in $PATH') from None
+    except Exception as e:  # noqa: BLE001 - every failure becomes the container's StartError
+        message = f"failed to start the container process: {e}"
+        if error_file:
+            Path(error_file).write_text(message)
+        print(message, file=sys.stderr, flush=True)
+        os._exit(128)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,159 @@
+"""The scheduler: binds pending Pods to virt-local nodes through `pods/binding`.
+
+Every change to a Pod or Node wakes one scheduling pass over all pending Pods (those with no
+`spec.nodeName`, our scheduler name and no deletionTimestamp), oldest first. Decisions come from the
+pure `scheduling` module against a `Cluster` snapshot that also holds the Pods this scheduler has bound
+but the informer has not reported yet (the "assumed" Pods), so one pass never overcommits a node.
+An unschedulable Pod gets `PodScheduled=False`, reason `Unschedulable`, with kube-scheduler's message;
+the condition is written only when the message changes, and the Pod is retried on the next change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from virt_client.errors import ApiError, Conflict, NotFound, TransportError
+from virt_client.indexer import FrozenDict
+from virt_client.informer import EventHandler, Informer
+from virt_client.kube import KubeClient
+from virt_client.resources import NODES, PODS
+
+from .scheduling import Cluster, Decision, schedule
+from .timestamps import now_rfc3339
+
+log = logging.getLogger("virt_local.scheduler")
+
+DEFAULT_SCHEDULER = "default-scheduler"
+TERMINAL = ("Succeeded", "Failed")
+BIND_CONCURRENCY = 32
+RETRY_SECONDS = 30.0
+
+
+def is_pending(pod: Mapping[str, Any], scheduler_name: str) -> bool:
+    spec = pod.get("spec") or {}
+    md = pod.get("metadata") or {}
+    return (not spec.get("nodeName") and (spec.get("schedulerName") or DEFAULT_SCHEDULER) == scheduler_name
+            and not md.get("deletionTimestamp") and (pod.get("status") or {}).get("phase") not in TERMINAL)
+
+
+def _key(pod: Mapping[str, Any]) -> str:
+    md = pod.get("metadata") or {}
+    return f"{md.get('namespace')}/{md.get('name')}"
+
+
+def _unschedulable_message(pod: Mapping[str, Any]) -> str | None:
+    for c in (pod.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            return str(c.get("message") or "")
+    return None
+
+
+class Scheduler:
+    def __init__(self, client: KubeClient, *, scheduler_name: str = DEFAULT_SCHEDULER) -> None:
+        self.client = client
+        self.scheduler_name = scheduler_name
+        self.pods = Informer(client, PODS)
+        self.nodes = Informer(client, NODES)
+        self._wake = asyncio.Event()
+        self._assumed: dict[str, tuple[str, FrozenDict]] = {}  # pod uid -> (node, pod)
+        wake = EventHandler(on_add=lambda o: self._wake.set(), on_update=lambda o, n: self._wake.set(),
+                            on_delete=lambda o: self._wake.set())
+        self.pods.add_handler(wake)
+        self.nodes.add_handler(wake)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.pods.run())
+            tg.create_task(self.nodes.run())
+            tg.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        await self.pods.wait_for_synced()
+        await self.nodes.wait_for_synced()
+        while True:
+            try:
+                async with asyncio.timeout(RETRY_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.schedule_pending()
+            except (ApiError, TransportError) as e:
+                log.warning("scheduling pass failed: %s", e)
+                await asyncio.sleep(1)
+                self._wake.set()
+
+    def _cluster(self) -> tuple[Cluster, list[FrozenDict]]:
+        by_node: dict[str, list[Mapping[str, Any]]] = {}
+        pending: list[FrozenDict] = []
+        seen_uids = set()
+        for pod in self.pods.store.objects():
+            uid = pod["metadata"].get("uid")
+            node = pod["spec"].get("nodeName")
+            if node:
+                seen_uids.add(uid)
+                if (pod.get("status") or {}).get("phase") not in TERMINAL:
+                    by_node.setdefault(node, []).append(pod)
+            elif is_pending(pod, self.scheduler_name) and uid not in self._assumed:
+                pending.append(pod)
+        for uid in list(self._assumed):
+            if uid in seen_uids or self.pods.store.get(_key(self._assumed[uid][1])) is None:
+                del self._assumed[uid]
+        for node, pod in self._assumed.values():
+            by_node.setdefault(node, []).append(pod)
+        pending.sort(key=lambda p: (p["metadata"].get("creationTimestamp") or "", _key(p)))
+        return Cluster(self.nodes.store.objects(), by_node), pending
+
+    async def schedule_pending(self) -> None:
+        cluster, pending = self._cluster()
+        writes: list[tuple[FrozenDict, Decision]] = []
+        for pod in pending:
+            decision = schedule(pod, cluster)
+            if decision.node:
+                cluster.add(decision.node, pod)
+                self._assumed[pod["metadata"]["uid"]] = (decision.node, pod)
+                writes.append((pod, decision))
+            elif _unschedulable_message(pod) != decision.message:
+                writes.append((pod, decision))
+        if not writes:
+            return
+        sem = asyncio.Semaphore(BIND_CONCURRENCY)
+
+        async def write(pod: FrozenDict, decision: Decision) -> None:
+            async with sem:
+                await (self._bind(pod, decision.node) if decision.node else self._unschedulable(pod, decision.message))
+        async with asyncio.TaskGroup() as tg:
+            for pod, decision in writes:
+                tg.create_task(write(pod, decision))
+
+    async def _bind(self, pod: FrozenDict, node: str) -> None:
+        md = pod["metadata"]
+        body = {"apiVersion": "v1", "kind": "Binding",
+                "metadata": {"name": md["name"], "namespace": md["namespace"], "uid": md.get("uid")},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        try:
+            await self.client.create_subresource(PODS, md["name"], "binding", body, md["namespace"])
+            log.info("bound pod %s/%s to %s", md["namespace"], md["name"], node)
+        except (Conflict, NotFound) as e:
+            self._assumed.pop(md.get("uid"), None)
+            log.info("not binding pod %s/%s: %s", md["namespace"], md["name"], e.message)
+        except (ApiError, TransportError) as e:
+            self._assumed.pop(md.get("uid"), None)
+            log.warning("binding pod %s/%s to %s failed: %s", md["namespace"], md["name"], node, e)
+            self._wake.set()
+
+    async def _unschedulable(self, pod: FrozenDict, message: str) -> None:
+        md = pod["metadata"]
+        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                "lastProbeTime": None, "lastTransitionTime": now_rfc3339()}
+        patch = {"metadata": {"uid": md.get("uid")}, "status": {"phase": "Pending", "conditions": [cond]}}
+        try:
+            await self.client.patch(PODS, md["name"], patch, md["namespace"], patch_type="strategic",
+                                    subresource="status")
+            log.info("pod %s/%s is unschedulable: %s", md["namespace"], md["name"], message)
+        except (Conflict, NotFound):
+            pass
