@@ -4,6 +4,7 @@ pruning, defaulting and validation of custom resources from their structural sch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import errors, schema
@@ -55,12 +56,27 @@ class SchemaHooksImpl:
     def validate(self, r: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> list[dict[str, str]]:
         md = obj.get("metadata") or {}
         causes = list(schema.object_meta_causes(md, r.namespaced, generate_name_ok=old is None,
-                                                dns1123_label=r.plural in ("namespaces", "services")))
+                                                name_check=_name_check(r)))
         if r.from_crd and r.schema is not None:
             body = {k: v for k, v in obj.items() if k != "metadata"}
             body["metadata"] = {}
             causes += schema.validate(body, _without_metadata(r.schema))
         return [{"field": c.field, "reason": c.type, "message": c.message} for c in causes]
+
+
+def _path_segment(value: str) -> list[str]:
+    """Names that only have to be usable in a URL path (RBAC objects, e.g. `system:basic-user`)."""
+    if value in (".", ".."):
+        return [f'may not be \'{value}\'']
+    return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
+
+
+def _name_check(r: ResourceInfo) -> Callable[[str], list[str]]:
+    if r.group == "rbac.authorization.k8s.io":
+        return _path_segment
+    if not r.group and r.plural in ("namespaces", "services"):
+        return schema.dns1123_label
+    return schema.dns1123_subdomain
 
 
 def _without_metadata(s: dict[str, Any]) -> dict[str, Any]:

@@ -21,13 +21,18 @@ import yaml
 
 from . import errors, objects, protobuf, table
 from .httpserver import Request, Response
-from .patch import PatchError, apply_json_patch, apply_merge_patch
+from .patch import (
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+    builtin_merge_key_lookup,
+)
 from .rbac import UserInfo
 from .requestinfo import RequestInfo
 from .resources import ResourceInfo
 from .selectors import FieldSelector, LabelSelector, SelectorError, parse_field_selector, parse_label_selector
 from .store import Entry, Store, TooOld, TypeKey
-from .patch import apply_strategic_merge_patch, builtin_merge_key_lookup
 
 JSON = "application/json"
 PATCH_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
@@ -111,7 +116,7 @@ def decode_body(req: Request) -> Any:
                                  f"{str(e).splitlines()[0]}") from None
 
 
-def flag(call: "Call", name: str) -> bool:
+def flag(call: Call, name: str) -> bool:
     """A boolean query parameter, parsed like Go's strconv.ParseBool."""
     return call.req.q(name) in ("1", "t", "T", "true", "TRUE", "True")
 
@@ -292,7 +297,9 @@ def _body_object(call: Call) -> dict[str, Any]:
                                  f"version ({call.r.api_version})" if api_version != call.r.api_version else
                                  f'kind "{kind}" does not match the expected kind "{call.r.kind}"')
     md = obj.get("metadata")
-    if md is not None and not isinstance(md, dict):
+    if md is None:
+        obj["metadata"] = {}
+    elif not isinstance(md, dict):
         raise errors.bad_request("metadata must be an object")
     return obj
 
@@ -439,7 +446,9 @@ async def patch(ctx: Ctx, call: Call, *, status: bool = False) -> Response:
             raise errors.not_found(call.r.plural, call.r.group, call.info.name)
         current = cur.obj()
         patched = apply_patch(call, current)
-        md = patched.setdefault("metadata", {})
+        if patched.get("metadata") is None:
+            patched["metadata"] = {}
+        md = patched["metadata"]
         if not isinstance(md, dict):
             raise errors.bad_request("metadata must be an object")
         if md.get("resourceVersion") in (None, str(cur.rv)):

@@ -4,8 +4,11 @@ short names, watch, patches, delete --wait, scale, auth can-i, api-resources, ex
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import time
+
+import httpx
 
 import pytest
 
@@ -117,6 +120,8 @@ def test_schema_violation_is_422_with_field(widgets: RunningApiServer) -> None:
     assert res.returncode != 0
     assert 'spec.color: Unsupported value: "purple"' in res.stderr
     res = widgets.kubectl("apply", "-f", "-", input=WIDGET.replace("color: red", "shade: red"), check=False)
+    assert res.returncode != 0 and 'strict decoding error: unknown field "spec.shade"' in res.stderr
+    res = widgets.kubectl("apply", "-f", "-", input=WIDGET.replace("color: red", "size: 3"), check=False)
     assert res.returncode != 0 and "spec.color: Required value" in res.stderr
 
 
@@ -139,8 +144,10 @@ def test_watch_sees_update(widgets: RunningApiServer) -> None:
                              "--output-watch-events"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
+        header = proc.stdout.readline()
+        assert header.split() == ["EVENT", "NAME", "COLOR", "READY"]
         first = proc.stdout.readline()
-        assert "w1" in first
+        assert first.split()[:3] == ["ADDED", "w1", "red"]
         widgets.kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"color":"green"}}')
         line = proc.stdout.readline()
         assert "MODIFIED" in line and "green" in line
@@ -176,12 +183,14 @@ def test_auth_can_i_and_service_account_token(apiserver: RunningApiServer) -> No
                              "system:serviceaccount:default:robot", check=False).stdout.strip() == "no"
 
 
-def test_anonymous_is_401(apiserver: RunningApiServer) -> None:
+def test_anonymous_and_bad_tokens_are_401(apiserver: RunningApiServer) -> None:
     res = subprocess.run(["kubectl", "--server", apiserver.url, "--certificate-authority", str(apiserver.ca_file),
-                          "get", "pods"], capture_output=True, text=True, timeout=30,
+                          "--token", "not-a-token", "get", "pods"], capture_output=True, text=True, timeout=30,
                          env={"HOME": str(apiserver.data_dir), "PATH": "/usr/bin:/bin"})
-    assert res.returncode != 0
-    assert "Unauthorized" in res.stderr or "provide credentials" in res.stderr
+    assert res.returncode != 0 and "provide credentials" in res.stderr
+    ctx = ssl.create_default_context(cafile=str(apiserver.ca_file))
+    resp = httpx.get(apiserver.url + "/api/v1/pods", verify=ctx)
+    assert resp.status_code == 401 and resp.json()["reason"] == "Unauthorized"
 
 
 def test_explain_custom_resource(widgets: RunningApiServer) -> None:
