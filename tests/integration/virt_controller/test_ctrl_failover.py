@@ -1,0 +1,43 @@
+"""Two virt-controller replicas: one leads; SIGKILL of the leader hands over without duplicate VMIs
+or launcher Pods."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+import pytest
+from conftest import KV, Cluster, wait_for
+from test_ctrl_vm_lifecycle import vm_manifest
+
+
+@pytest.mark.slow
+def test_leader_failover_without_duplicates(cluster: Cluster) -> None:
+    api, ns = cluster.api, cluster.namespace()
+    first, second = cluster.controller(), cluster.controller()
+    try:
+        leader = wait_for("a leader", lambda: next((c for c in (first, second) if c.is_leader()), None))
+        standby = second if leader is first else first
+        wait_for("the standby healthy", lambda: standby.endpoint("/healthz") == 200)
+        assert standby.endpoint("/leader") == 503
+        metrics = httpx.get(f"http://127.0.0.1:{leader.port}/metrics").text
+        assert 'workqueue_depth{name="vmi"}' in metrics and "controller_reconcile_duration_seconds" in metrics
+
+        for i in range(5):
+            api.call("POST", f"{KV}/{ns}/virtualmachines", vm_manifest(f"a{i}", runStrategy="Always"))
+        wait_for("5 VMIs with Pods", lambda: len(api.launcher_pods(ns)) == 5)
+
+        leader.kill()
+        for i in range(5):
+            api.call("POST", f"{KV}/{ns}/virtualmachines", vm_manifest(f"b{i}", runStrategy="Always"))
+        wait_for("the standby to lead", standby.is_leader, timeout=20)
+        wait_for("10 launcher Pods", lambda: len(api.launcher_pods(ns)) >= 10)
+        vmis = api.vmis(ns)
+        assert sorted(v["metadata"]["name"] for v in vmis) == sorted([f"a{i}" for i in range(5)]
+                                                                      + [f"b{i}" for i in range(5)])
+        per_vmi = Counter(p["metadata"]["labels"]["kubevirt.io/created-by"] for p in api.launcher_pods(ns))
+        assert set(per_vmi) == {v["metadata"]["uid"] for v in vmis}
+        assert set(per_vmi.values()) == {1}, f"duplicate launcher Pods: {per_vmi}"
+    finally:
+        first.stop()
+        second.stop()

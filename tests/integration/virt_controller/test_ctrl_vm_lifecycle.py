@@ -1,0 +1,122 @@
+"""A VirtualMachine through the real virt-controller: start, schedule, run, stop, delete.
+
+The test plays the scheduler (Pod binding), the pod runner (Pod status, removal) and virt-handler
+(VMI phase) by writing objects the way they do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import KV, Cluster, ControllerProcess, wait_for
+
+from virt_controller.vm.vmi_build import firmware_uuid
+
+
+def vm_manifest(name: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+            "spec": {**spec, "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                "terminationGracePeriodSeconds": 5,
+                "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]},
+                           "resources": {"requests": {"memory": "64Mi"}}},
+                "volumes": [{"name": "root", "containerDisk": {"image": "example/cirros:0.6"}}]}}}}
+
+
+def printable(cluster: Cluster, ns: str, name: str) -> str:
+    return str(((cluster.api.vm(ns, name) or {}).get("status") or {}).get("printableStatus"))
+
+
+def test_always_vm_runs_and_stops(cluster: Cluster, controller: ControllerProcess) -> None:
+    api, ns = cluster.api, cluster.namespace()
+    vm = api.call("POST", f"{KV}/{ns}/virtualmachines", vm_manifest("vm1", runStrategy="Always"))
+
+    vmi = wait_for("the VMI", lambda: api.vmi(ns, "vm1"))
+    owner = vmi["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
+        "VirtualMachine", "vm1", vm["metadata"]["uid"], True)
+    assert vmi["metadata"]["labels"]["app"] == "vm1"
+    assert vmi["spec"]["domain"]["firmware"]["uuid"] == firmware_uuid("vm1")
+    assert "kubevirt.io/foregroundDeleteVirtualMachine" in wait_for(
+        "the VMI finalizer", lambda: api.vmi(ns, "vm1")["metadata"].get("finalizers"))
+
+    pods = wait_for("one launcher Pod", lambda: api.launcher_pods(ns, vmi["metadata"]["uid"]))
+    pod = pods[0]
+    uid = vmi["metadata"]["uid"]
+    assert pod["metadata"]["name"].startswith("virt-launcher-vm1-")
+    assert pod["metadata"]["labels"]["kubevirt.io/created-by"] == uid
+    assert pod["metadata"]["labels"]["vm.kubevirt.io/name"] == "vm1"
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert pod["spec"]["containers"][0]["args"] == [
+        "--dir", f"/var/run/kubevirt/sockets/{uid}", "--hypervisor", "test",
+        "--notify-socket", "/var/run/kubevirt/handler/notify.sock", "--grace-period", "5"]
+    assert pod["spec"]["nodeSelector"] == {"kubevirt.io/schedulable": "true"}
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 35
+    wait_for("phase Scheduling", lambda: api.vmi(ns, "vm1")["status"].get("phase") == "Scheduling")
+    assert printable(cluster, ns, "vm1") == "Starting"
+
+    pod_name = pod["metadata"]["name"]
+    api.bind_pod(ns, pod_name, "node01")
+    api.run_pod(ns, pod_name)
+    vmi = wait_for("phase Scheduled", lambda: (v := api.vmi(ns, "vm1"))["status"].get("phase") == "Scheduled" and v)
+    assert vmi["status"]["nodeName"] == "node01"
+    assert vmi["metadata"]["labels"]["kubevirt.io/nodeName"] == "node01"
+
+    api.set_vmi_phase(ns, "vm1", "Running")
+    wait_for("VM Running and ready", lambda: printable(cluster, ns, "vm1") == "Running"
+             and api.vm(ns, "vm1")["status"].get("ready") is True)
+    assert len(api.launcher_pods(ns, uid)) == 1
+
+    # stop: runStrategy Halted → the VMI is deleted gracefully; the handler shuts the guest down
+    api.merge(f"{KV}/{ns}/virtualmachines/vm1", {"spec": {"runStrategy": "Halted"}})
+    wait_for("the VMI marked for deletion", lambda: api.vmi(ns, "vm1")["metadata"].get("deletionTimestamp"))
+    wait_for("VM Stopping", lambda: printable(cluster, ns, "vm1") == "Stopping")
+    assert not api.launcher_pods(ns, uid)[0]["metadata"].get("deletionTimestamp"), "Pod deleted before the handler"
+    api.set_vmi_phase(ns, "vm1", "Succeeded")
+    wait_for("the launcher Pod deleted", lambda: api.launcher_pods(ns, uid)[0]["metadata"].get("deletionTimestamp"))
+    api.finish_pod(ns, pod_name)
+    wait_for("the VMI gone", lambda: api.vmi(ns, "vm1") is None)
+    wait_for("VM Stopped", lambda: printable(cluster, ns, "vm1") == "Stopped")
+    status = api.vm(ns, "vm1")["status"]
+    assert status["created"] is False and status["ready"] is False
+    events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in events}
+    assert ("VirtualMachine", "SuccessfulCreate") in reasons
+    assert ("VirtualMachineInstance", "SuccessfulCreate") in reasons
+
+
+def test_manual_start_request_and_vm_deletion(cluster: Cluster, controller: ControllerProcess) -> None:
+    api, ns = cluster.api, cluster.namespace()
+    api.call("POST", f"{KV}/{ns}/virtualmachines", vm_manifest("vm2", runStrategy="Manual"))
+    wait_for("VM Stopped", lambda: printable(cluster, ns, "vm2") == "Stopped")
+    assert api.vmi(ns, "vm2") is None
+    assert "kubevirt.io/virtualMachineControllerFinalize" in api.vm(ns, "vm2")["metadata"]["finalizers"]
+
+    # what virt-api's start subresource writes for a Manual VM
+    api.call("PATCH", f"{KV}/{ns}/virtualmachines/vm2/status",
+             [{"op": "add", "path": "/status/stateChangeRequests", "value": [{"action": "Start"}]}],
+             "application/json-patch+json")
+    wait_for("the VMI", lambda: api.vmi(ns, "vm2"))
+    wait_for("the Start request trimmed",
+             lambda: not api.vm(ns, "vm2")["status"].get("stateChangeRequests"))
+
+    # deleting the VM stops its VMI first; the VM goes once the VMI is gone
+    api.call("DELETE", f"{KV}/{ns}/virtualmachines/vm2")
+    wait_for("the VMI gone", lambda: api.vmi(ns, "vm2") is None)  # never scheduled: Pod removed at once
+    wait_for("the VM gone", lambda: api.vm(ns, "vm2") is None)
+
+
+def test_failed_launcher_pod_fails_vmi_and_always_restarts_with_backoff(
+        cluster: Cluster, controller: ControllerProcess) -> None:
+    api, ns = cluster.api, cluster.namespace()
+    api.call("POST", f"{KV}/{ns}/virtualmachines", vm_manifest("vm3", runStrategy="Always"))
+    vmi = wait_for("the VMI", lambda: api.vmi(ns, "vm3"))
+    pod = wait_for("the Pod", lambda: api.launcher_pods(ns, vmi["metadata"]["uid"]))[0]
+    api.bind_pod(ns, pod["metadata"]["name"])
+    api.merge(f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/status", {"status": {
+        "phase": "Failed", "reason": "ErrImagePull"}})
+    wait_for("VMI Failed with the Pod's reason",
+             lambda: (api.vmi(ns, "vm3") or {}).get("status", {}).get("reason") == "ErrImagePull"
+             or api.vmi(ns, "vm3") is None)
+    failure = wait_for("startFailure recorded", lambda: api.vm(ns, "vm3")["status"].get("startFailure"))
+    assert failure["consecutiveFailCount"] == 1
+    wait_for("CrashLoopBackOff", lambda: printable(cluster, ns, "vm3") == "CrashLoopBackOff")
