@@ -32,7 +32,7 @@ class NotifyServer:
         self.on_event = on_event
         self.on_disconnect = on_disconnect
         self._server: asyncio.AbstractServer | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
+        self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
 
     @property
     def serving(self) -> bool:
@@ -60,8 +60,10 @@ class NotifyServer:
         if server is None:
             return
         server.close()
-        for task in list(self._connections):
-            task.cancel()
+        # End connections by closing their transports (readline then sees EOF): cancelling a stream
+        # server's connection task makes asyncio log the cancellation as an error.
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
         await asyncio.gather(*self._connections, return_exceptions=True)
         await server.wait_closed()
         with contextlib.suppress(FileNotFoundError):
@@ -70,7 +72,7 @@ class NotifyServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         uids: set[str] = set()
         try:
             while line := await reader.readline():
@@ -89,7 +91,7 @@ class NotifyServer:
         except (OSError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             if uids:
                 try:

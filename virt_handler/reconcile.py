@@ -24,7 +24,7 @@ from typing import Any
 from virt_client.api.constants import CREATED_BY_LABEL, LAUNCHER_COMPUTE_CONTAINER, NODE_NAME_LABEL
 from virt_client.clock import Clock
 from virt_client.controller import DONE, RequeueAfter, Result
-from virt_client.errors import ApiError, TransportError
+from virt_client.errors import ApiError, Conflict, Invalid, TransportError
 from virt_client.indexer import FrozenDict, thaw
 from virt_client.informer import Informer
 from virt_client.kube import KubeClient, patch_add, patch_replace, patch_test
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: how soon an unconfirmed unreachable launcher is looked at again
 PENDING_RECHECK_SECONDS = 0.5
+#: retry interval after a status write lost a race (a failed JSON-patch `test`)
+CONFLICT_RETRY_SECONDS = 0.2
 #: retry interval after a failed sync (the Synchronized condition says why)
 SYNC_RETRY_SECONDS = 5.0
 
@@ -48,6 +50,10 @@ SYNC_RETRY_SECONDS = 5.0
 class _Tracked:
     uid: str
     grace: int
+
+
+def _resource_version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def rfc3339(clock: Clock) -> str:
@@ -67,12 +73,21 @@ class VMIReconciler:
         self._shutdowns: dict[str, ShutdownState] = {}
         self._killed_after_grace: set[str] = set()
         self._images: dict[str, str] = {}
+        # key → (resourceVersion we wrote over, the object our write returned): used until the cache catches up
+        self._written: dict[str, tuple[str, FrozenDict]] = {}
 
     def get(self, key: str) -> FrozenDict | None:
+        """The freshest copy of a VMI: the cache, or our own last write while the cache lags behind it."""
         for informer in self.informers:
             vmi = informer.get(key)
             if vmi is not None:
+                written = self._written.get(key)
+                if written is not None:
+                    if _resource_version(vmi) == written[0]:
+                        return written[1]
+                    del self._written[key]
                 return vmi
+        self._written.pop(key, None)
         return None
 
     def key_for_uid(self, uid: str) -> str | None:
@@ -121,7 +136,14 @@ class VMIReconciler:
         obs = replace(obs, sync_error=sync_error or obs.sync_error,
                       killed_after_grace=uid in self._killed_after_grace,
                       launcher_image=await self._launcher_image(vmi, uid))
-        await self._write_status(key, vmi, compute_status(vmi, obs, node_name=self.node_name, now=rfc3339(self.clock)))
+        try:
+            await self._write_status(key, vmi, compute_status(vmi, obs, node_name=self.node_name,
+                                                              now=rfc3339(self.clock)))
+        except (Conflict, Invalid) as exc:
+            if isinstance(exc, Invalid) and "test" not in exc.message:
+                raise
+            log.debug("VMI %s changed while being written (%s); looking again", key, exc.message)
+            return RequeueAfter(CONFLICT_RETRY_SECONDS)
         if sync_error is not None:
             return RequeueAfter(SYNC_RETRY_SECONDS)
         return RequeueAfter(step.requeue_after) if step.requeue_after is not None else DONE
@@ -165,6 +187,7 @@ class VMIReconciler:
 
     async def _drop(self, key: str, uid: str) -> None:
         self._tracked.pop(key, None)
+        self._written.pop(key, None)
         self._uid_keys.pop(uid, None)
         self._shutdowns.pop(uid, None)
         self._killed_after_grace.discard(uid)
@@ -197,7 +220,9 @@ class VMIReconciler:
         meta = vmi.get("metadata") or {}
         ops = [patch_test("/status", old_plain), patch_replace("/status", status)] if old_plain is not None \
             else [patch_add("/status", status)]
-        await self.client.patch(VMIS, str(meta.get("name")), ops, str(meta.get("namespace")), patch_type="json")
+        written = await self.client.patch(VMIS, str(meta.get("name")), ops, str(meta.get("namespace")),
+                                          patch_type="json")
+        self._written[key] = (_resource_version(vmi), FrozenDict(written))
         old_phase = (old_plain or {}).get("phase")
         if status.get("phase") != old_phase:
             log.info("VMI %s: phase %s -> %s%s", key, old_phase or "''", status.get("phase"),

@@ -37,6 +37,8 @@ async def serve_fake_serial(path: Path, received: asyncio.Queue[bytes]) -> async
         await writer.drain()
         while data := await reader.read(1024):
             await received.put(data)
+            if data == b"exit\n":
+                break  # the console side hangs up
             writer.write(data)
             await writer.drain()
         await received.put(b"<eof>")
@@ -110,6 +112,18 @@ async def test_vmi_runs_pauses_streams_and_stops(handler_node: HandlerNode) -> N
             assert echo.data == b"root\n"
         # closing the websocket closes the console connection
         assert await asyncio.wait_for(received.get(), 10) == b"<eof>"
+        # keep-alive: a ping is answered; the console hanging up closes the websocket cleanly
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"{node.base_url}/vmi1/console", ssl=client_ssl, protocols=("plain.kubevirt.io",),
+                autoping=False) as ws:
+            await ws.ping(b"keep-alive")
+            msg = await asyncio.wait_for(ws.receive(), 10)
+            while msg.type is aiohttp.WSMsgType.BINARY:  # the banner
+                msg = await asyncio.wait_for(ws.receive(), 10)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"keep-alive")
+            await ws.send_bytes(b"exit\n")
+            msg = await asyncio.wait_for(ws.receive(), 10)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1000)
     finally:
         serial.close()
         await serial.wait_closed()
