@@ -77,7 +77,7 @@ class Informer:
         resync_period: float = 0.0,
         indexers: Mapping[str, IndexFunc] | None = None,
         clock: Clock | None = None,
-        page_size: int = 500,
+        page_size: int = 2000,
         watch_timeout_seconds: int | None = None,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,

@@ -60,7 +60,9 @@ class WorkQueue(Generic[K]):
         self._timer: Timer | None = None
         self._timer_at = float("inf")
         m = workqueue_metrics(name) if name else None
-        self._m_depth = m.depth if m else None
+        if m is not None:
+            # Depth is read at scrape time rather than counted on every add and get.
+            m.depth.set_function(lambda: len(self._queue))
         self._m_adds = m.adds if m else None
         self._m_retries = m.retries if m else None
 
@@ -76,8 +78,6 @@ class WorkQueue(Generic[K]):
         if key in self._processing:
             return
         self._queue.append(key)
-        if self._m_depth is not None:
-            self._m_depth.inc()
         self._wake_one()
 
     def add_after(self, key: K, delay: float) -> None:
@@ -126,8 +126,6 @@ class WorkQueue(Generic[K]):
                     self._wake_one()
                 raise
         key = self._queue.popleft()
-        if self._m_depth is not None:
-            self._m_depth.dec()
         self._processing.add(key)
         self._dirty.discard(key)
         return key
@@ -137,8 +135,6 @@ class WorkQueue(Generic[K]):
         if not self._queue:
             return None
         key = self._queue.popleft()
-        if self._m_depth is not None:
-            self._m_depth.dec()
         self._processing.add(key)
         self._dirty.discard(key)
         return key
@@ -148,8 +144,6 @@ class WorkQueue(Generic[K]):
         self._processing.discard(key)
         if key in self._dirty:
             self._queue.append(key)
-            if self._m_depth is not None:
-                self._m_depth.inc()
             self._wake_one()
         elif not self._processing and self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
