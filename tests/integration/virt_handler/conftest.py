@@ -152,7 +152,7 @@ class HandlerNode:
         self.launchers.append(proc)
         return proc
 
-    async def create_scheduled_vmi(self, name: str, *, grace: int = 5) -> dict[str, Any]:
+    async def create_scheduled_vmi(self, name: str, *, grace: int = 5, **spec: Any) -> dict[str, Any]:
         """Create a VMI the way virt-controller leaves it: Scheduled, labelled for this node, with its finalizer."""
         body = {
             "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
@@ -161,7 +161,7 @@ class HandlerNode:
             "spec": {"terminationGracePeriodSeconds": grace,
                      "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]},
                                 "resources": {"requests": {"memory": "64Mi"}}},
-                     "volumes": [{"name": "root", "containerDisk": {"image": "example/disk:latest"}}]},
+                     "volumes": [{"name": "root", "containerDisk": {"image": "example/disk:latest"}}], **spec},
             "status": {"phase": "Scheduled", "nodeName": NODE,
                        "phaseTransitionTimestamps": [{"phase": "Scheduled",
                                                       "phaseTransitionTimestamp": "2024-01-01T00:00:00Z"}]},

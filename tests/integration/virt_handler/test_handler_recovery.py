@@ -1,5 +1,6 @@
-"""virt-handler facing failures: a launcher killed with SIGKILL fails its VMI with a reason, and a
-handler restart re-adopts a running domain without restarting it."""
+"""virt-handler facing failures: a VMI the launcher refuses is reported not Synchronized, a launcher
+killed with SIGKILL fails its VMI with a reason, and a handler restart re-adopts a running domain
+without restarting it."""
 
 from __future__ import annotations
 
@@ -72,3 +73,19 @@ async def test_restart_readopts_running_domain(handler_node: HandlerNode) -> Non
     vmi = await node.wait_vmi("survivor", lambda v: v["status"].get("phase") in ("Succeeded", "Failed"), "final")
     assert vmi["status"]["phase"] == "Succeeded", vmi["status"]
     await node.release_vmi("survivor")
+
+
+async def test_refused_sync_is_reported(handler_node: HandlerNode) -> None:
+    node = handler_node
+    await node.start_handler()
+    vmi = await node.create_scheduled_vmi("arm", architecture="arm64")
+    node.start_launcher(vmi["metadata"]["uid"])
+    vmi = await node.wait_vmi("arm", lambda v: condition(v, "Synchronized") is not None, "Synchronized condition")
+    sync = condition(vmi, "Synchronized")
+    assert sync is not None and (sync["status"], sync["reason"]) == ("False", "InvalidVMI")
+    assert "arm64" in sync["message"]
+    assert vmi["status"]["phase"] == "Scheduled"
+    metrics = await node.metrics()
+    assert 'kubevirt_virt_handler_sync_errors_total{reason="InvalidVMI"}' in metrics
+    await node.delete_vmi("arm")
+    await node.release_vmi("arm")
