@@ -54,10 +54,14 @@ def subject_access_review(user: UserInfo, attributes: Mapping[str, str]) -> dict
 
 
 def decision(review: Mapping[str, Any]) -> tuple[bool, str]:
-    """(allowed, reason) from a SubjectAccessReview answer."""
+    """(allowed, reason) from a SubjectAccessReview answer; a denial without reason gets one."""
     status = review.get("status") or {}
     allowed = bool(status.get("allowed")) and not status.get("denied")
     reason = str(status.get("reason") or "")
     if not allowed and not reason:
-        reason = "access denied"
+        spec = review.get("spec") or {}
+        attrs = spec.get("resourceAttributes") or {}
+        resource = "/".join(x for x in (attrs.get("resource"), attrs.get("subresource")) if x)
+        reason = (f'User "{spec.get("user", "")}" cannot {attrs.get("verb", "")} resource "{resource}" in API group '
+                  f'"{attrs.get("group", "")}" in the namespace "{attrs.get("namespace", "")}"')
     return allowed, reason
