@@ -91,11 +91,11 @@ def denied(uid: str, causes: list[Cause], code: int = 422, reason: str = "Invali
     message = ", ".join(c.message for c in causes) or "denied"
     status = {"message": message, "reason": reason, "code": code,
               "details": {"causes": [c.to_json() for c in causes]}}
-    return _envelope(uid, {"allowed": False, "result": status})
+    return _envelope(uid, {"allowed": False, "status": status})
 
 
 def bad_review(message: str) -> dict[str, Any]:
-    return _envelope("", {"allowed": False, "result": {"message": message, "reason": "BadRequest", "code": 400}})
+    return _envelope("", {"allowed": False, "status": {"message": message, "reason": "BadRequest", "code": 400}})
 
 
 def patch_between(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
