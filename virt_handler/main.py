@@ -60,8 +60,8 @@ async def run(settings: HandlerSettings) -> None:
         if key is not None:
             controller.enqueue_key(key)
         elif event.get("type") == "launcher":
-            # a launcher that just started does not know its VMI yet: look at every VMI waiting for one
-            for k in reconciler.keys():
+            # a launcher that just started does not know its VMI yet: look at the VMIs waiting for one
+            for k in reconciler.keys_waiting_for_launcher():
                 controller.enqueue_key(k)
 
     def on_disconnect(uids: set[str]) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from virt_client.api.constants import CREATED_BY_LABEL, LAUNCHER_COMPUTE_CONTAINER, NODE_NAME_LABEL
+from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.clock import Clock
 from virt_client.controller import DONE, RequeueAfter, Result
 from virt_client.errors import ApiError, Conflict, Invalid, TransportError
@@ -93,8 +94,11 @@ class VMIReconciler:
     def key_for_uid(self, uid: str) -> str | None:
         return self._uid_keys.get(uid)
 
-    def keys(self) -> list[str]:
-        return sorted({k for informer in self.informers for k in informer.store.keys()})
+    def keys_waiting_for_launcher(self) -> list[str]:
+        """VMIs still Scheduled: a launcher that just started may be theirs."""
+        keys = {k for informer in self.informers for k in informer.store.keys()}
+        return sorted(k for k in keys if (vmi := self.get(k)) is not None
+                      and (vmi.get("status") or {}).get("phase") == Phase.SCHEDULED)
 
     def is_mine(self, vmi: Mapping[str, Any]) -> bool:
         labels = (vmi.get("metadata") or {}).get("labels") or {}

@@ -29,6 +29,14 @@ async def put(node: HandlerNode, name: str, action: str, ssl_ctx: ssl.SSLContext
         return resp.status, await resp.text()
 
 
+async def next_non_binary(ws: aiohttp.ClientWebSocketResponse) -> tuple[aiohttp.WSMsgType, Any]:
+    """The next control message, skipping console bytes (the banner may arrive in any number of frames)."""
+    msg = await asyncio.wait_for(ws.receive(), 10)
+    while msg.type is aiohttp.WSMsgType.BINARY:
+        msg = await asyncio.wait_for(ws.receive(), 10)
+    return msg.type, msg.data
+
+
 async def serve_fake_serial(path: Path, received: asyncio.Queue[bytes]) -> asyncio.AbstractServer:
     """Stands in for libvirt's serial console socket (the test driver has none)."""
 
@@ -117,13 +125,9 @@ async def test_vmi_runs_pauses_streams_and_stops(handler_node: HandlerNode) -> N
                 f"{node.base_url}/vmi1/console", ssl=client_ssl, protocols=("plain.kubevirt.io",),
                 autoping=False) as ws:
             await ws.ping(b"keep-alive")
-            msg = await asyncio.wait_for(ws.receive(), 10)
-            while msg.type is aiohttp.WSMsgType.BINARY:  # the banner
-                msg = await asyncio.wait_for(ws.receive(), 10)
-            assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"keep-alive")
+            assert await next_non_binary(ws) == (aiohttp.WSMsgType.PONG, b"keep-alive")
             await ws.send_bytes(b"exit\n")
-            msg = await asyncio.wait_for(ws.receive(), 10)
-            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1000)
+            assert await next_non_binary(ws) == (aiohttp.WSMsgType.CLOSE, 1000)
     finally:
         serial.close()
         await serial.wait_closed()
