@@ -1,7 +1,8 @@
 """`virt-local`: the embedded single-machine control plane.
 
-Subcommands: `apiserver` runs only the API server. Configuration is parsed here once and passed
-down as typed settings.
+Subcommands: `apiserver` runs only the API server; `up` runs the whole stack (API server, nodes,
+scheduler, pod runners, volumes, KubeVirt components); `images import|list` manage the local image
+store. Configuration is parsed here once and passed down as typed settings.
 """
 
 from __future__ import annotations
@@ -25,7 +26,71 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--watch-history", type=int, default=10000,
                    help="watch events kept for resuming watches; older resourceVersions get 410 Gone")
     a.add_argument("-v", "--verbose", action="store_true")
+    u = sub.add_parser("up", help="run the whole stack: API server, nodes, scheduler, pod runners, KubeVirt")
+    u.add_argument("--data-dir", type=Path, default=Path(".virt-local"), help="state directory (default .virt-local)")
+    u.add_argument("--nodes", type=int, default=1, help="number of simulated nodes (node-1, node-2, ...)")
+    u.add_argument("--hypervisor", choices=("auto", "kvm", "emulation", "test"), default="auto",
+                   help="auto picks kvm only when a test guest really boots with it")
+    u.add_argument("--port", type=int, default=0, help="API server port (default: the one used before, else free)")
+    u.add_argument("--image-map", action="append", default=[], metavar="NAME=COMMAND",
+                   help="run containers of image NAME as COMMAND (NAME may end in *; repeatable)")
+    u.add_argument("--no-kubevirt", action="store_true", help="run only the Kubernetes side (no CRDs' controllers)")
+    u.add_argument("--manifests", type=Path, default=None, help="manifests directory (default: the project's)")
+    u.add_argument("--launcher-image", default=None, help="virt-launcher image rendered into launcher Pods")
+    u.add_argument("-v", "--verbose", action="store_true")
+    i = sub.add_parser("images", help="the local image store (containerDisks, kernelBoot images)")
+    isub = i.add_subparsers(dest="images_command", required=True)
+    imp = isub.add_parser("import", help="import a disk image (or --dir a directory) as NAME[:TAG]")
+    imp.add_argument("name", metavar="NAME[:TAG]")
+    imp.add_argument("path", type=Path, metavar="FILE")
+    imp.add_argument("--dir", action="store_true", help="FILE is a directory to pack as the image root")
+    imp.add_argument("--data-dir", type=Path, default=Path(".virt-local"))
+    ls = isub.add_parser("list", help="list the imported images")
+    ls.add_argument("--data-dir", type=Path, default=Path(".virt-local"))
     return p
+
+
+def _images(args: argparse.Namespace) -> int:
+    from .errors import ImageError
+    from .images import ImageStore
+
+    store = ImageStore(args.data_dir.resolve() / "images")
+    if args.images_command == "import":
+        try:
+            image = store.import_dir(args.name, args.path) if args.dir else store.import_file(args.name, args.path)
+        except (ImageError, OSError) as e:
+            print(f"virt-local images import: {e}", file=sys.stderr)
+            return 1
+        print(f"imported {image.name} {image.digest} ({image.size} bytes)")
+        return 0
+    rows = [("NAME", "DIGEST", "SIZE", "CREATED")]
+    rows += [(im.name, im.digest[:19], str(im.size), im.created) for im in store.list()]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for r in rows:
+        print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _up(args: argparse.Namespace) -> None:
+    from .podrunner.imagemap import parse_entry
+    from .up import DEFAULT_LAUNCHER_IMAGE, DEFAULT_MANIFESTS, UpSettings, run
+
+    try:
+        extra = tuple(parse_entry(item) for item in args.image_map)
+    except ValueError as e:
+        raise SystemExit(f"virt-local: {e}") from None
+    if args.nodes < 1:
+        raise SystemExit("virt-local: --nodes must be at least 1")
+    settings = UpSettings(data_dir=args.data_dir.resolve(), nodes=args.nodes, hypervisor=args.hypervisor,
+                          port=args.port, image_map=extra, kubevirt=not args.no_kubevirt,
+                          manifests=(args.manifests or DEFAULT_MANIFESTS).resolve(),
+                          launcher_image=args.launcher_image or DEFAULT_LAUNCHER_IMAGE,
+                          log_level="debug" if args.verbose else "info")
+
+    def ready(message: str) -> None:
+        print(message, flush=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(run(settings, ready))
 
 
 def _service_map(items: list[str]) -> dict[str, str]:
@@ -42,6 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command == "images":
+        sys.exit(_images(args))
+    if args.command == "up":
+        _up(args)
+        return
     if args.command == "apiserver":
         from .apiserver.server import Settings, run
 

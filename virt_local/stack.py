@@ -1,0 +1,80 @@
+"""The node side of virt-local, run inside `virt-local up`: node agents, the scheduler, one pod runner
+per node and the volume provisioner, sharing one API client.
+
+`start()` registers the nodes and the default StorageClass (so both exist before anything is
+scheduled); `run()` runs everything until cancelled; `stop()` ends every Pod's processes, reports them
+and marks the nodes as no longer posting status. Node `i` is `node-<i>` with its root directory at
+`<data-dir>/nodes/node-<i>/root`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from virt_client.kube import KubeClient
+
+from .images import ImageStore
+from .nodes import NodeAgent, NodeCapacity, node_name
+from .podrunner.backend import ApiBackend
+from .podrunner.imagemap import ImageMap
+from .podrunner.runner import PodRunner
+from .podrunner.worker import NodeContext
+from .provisioner import Provisioner
+from .scheduler import Scheduler
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    data_dir: Path
+    nodes: int
+    image_map: ImageMap
+    api_port: int
+    capacity: NodeCapacity
+
+
+def node_root(data_dir: Path, name: str) -> Path:
+    return data_dir / "nodes" / name / "root"
+
+
+class NodeStack:
+    def __init__(self, client: KubeClient, settings: StackSettings) -> None:
+        self.settings = settings
+        data_dir = settings.data_dir
+        self.images = ImageStore(data_dir / "images")
+        backend = ApiBackend(client, self.images)
+        names = [node_name(i) for i in range(1, settings.nodes + 1)]
+        self.agents = [NodeAgent(client, name=n, root=node_root(data_dir, n), capacity=settings.capacity)
+                       for n in names]
+        alloc = settings.capacity.as_resources()
+        self.runners = [PodRunner(NodeContext(client=client, backend=backend, node_name=n,
+                                              node_root=node_root(data_dir, n), pods_dir=data_dir / "pods",
+                                              images=self.images, image_map=settings.image_map,
+                                              api_port=settings.api_port, allocatable=alloc))
+                        for n in names]
+        self.scheduler = Scheduler(client)
+        self.provisioner = Provisioner(client, data_dir / "volumes")
+
+    @property
+    def node_names(self) -> list[str]:
+        return [a.name for a in self.agents]
+
+    async def start(self) -> None:
+        for agent in self.agents:
+            await agent.register()
+        await self.provisioner.ensure_storage_class()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.scheduler.run())
+            tg.create_task(self.provisioner.run())
+            for agent in self.agents:
+                tg.create_task(agent.run())
+            for runner in self.runners:
+                tg.create_task(runner.run())
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(r.stop() for r in self.runners))
+        for agent in self.agents:
+            await agent.mark_stopped()
