@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from virtapi_stack import Stack, get_json, start_stack, vm, vmi, wait_for

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import ssl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from virtapi_stack import ROOT, Stack, get_json, start_stack, vm
