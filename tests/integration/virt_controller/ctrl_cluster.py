@@ -1,4 +1,5 @@
-"""Fixtures for virt-controller integration tests: one API server with the KubeVirt CRDs per
+"""Support for virt-controller integration tests (imported by name; `conftest.py` re-exports the
+fixtures): one API server with the KubeVirt CRDs per
 module, the real `virt-controller` process, and a small HTTP client that also plays the parts of
 the scheduler, the pod runner and virt-handler (bind Pods, set Pod and VMI status) the way they would.
 """
@@ -193,3 +194,13 @@ def controller(cluster: Cluster) -> Iterator[ControllerProcess]:
     finally:
         ctrl.stop()
         assert ctrl.proc is not None and ctrl.proc.returncode == 0, ctrl.log_path.read_text()[-3000:]
+
+
+def vm_manifest(name: str, **spec: Any) -> dict[str, Any]:
+    """A small VM (one containerDisk) with the given spec fields (runStrategy, running)."""
+    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+            "spec": {**spec, "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                "terminationGracePeriodSeconds": 5,
+                "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]},
+                           "resources": {"requests": {"memory": "64Mi"}}},
+                "volumes": [{"name": "root", "containerDisk": {"image": "example/cirros:0.6"}}]}}}}

@@ -7,8 +7,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from conftest import KV, Cluster, wait_for
-from test_ctrl_vm_lifecycle import vm_manifest
+from ctrl_cluster import KV, Cluster, vm_manifest, wait_for
 
 
 @pytest.mark.slow

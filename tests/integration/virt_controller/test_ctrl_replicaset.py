@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import KV, Cluster, ControllerProcess, wait_for
+from ctrl_cluster import KV, Cluster, ControllerProcess, wait_for
 
 
 def rs_manifest(name: str, replicas: int) -> dict[str, Any]:

@@ -6,20 +6,9 @@ The test plays the scheduler (Pod binding), the pod runner (Pod status, removal)
 
 from __future__ import annotations
 
-from typing import Any
-
-from conftest import KV, Cluster, ControllerProcess, wait_for
+from ctrl_cluster import KV, Cluster, ControllerProcess, vm_manifest, wait_for
 
 from virt_controller.vm.vmi_build import firmware_uuid
-
-
-def vm_manifest(name: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-            "spec": {**spec, "template": {"metadata": {"labels": {"app": name}}, "spec": {
-                "terminationGracePeriodSeconds": 5,
-                "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}]},
-                           "resources": {"requests": {"memory": "64Mi"}}},
-                "volumes": [{"name": "root", "containerDisk": {"image": "example/cirros:0.6"}}]}}}}
 
 
 def printable(cluster: Cluster, ns: str, name: str) -> str:
@@ -75,9 +64,9 @@ def test_always_vm_runs_and_stops(cluster: Cluster, controller: ControllerProces
     wait_for("the launcher Pod deleted", lambda: api.launcher_pods(ns, uid)[0]["metadata"].get("deletionTimestamp"))
     api.finish_pod(ns, pod_name)
     wait_for("the VMI gone", lambda: api.vmi(ns, "vm1") is None)
-    wait_for("VM Stopped", lambda: printable(cluster, ns, "vm1") == "Stopped")
-    status = api.vm(ns, "vm1")["status"]
-    assert status["created"] is False and status["ready"] is False
+    status = wait_for("VM Stopped without a VMI", lambda: (s := api.vm(ns, "vm1")["status"])
+                      .get("printableStatus") == "Stopped" and s["created"] is False and s)
+    assert status["ready"] is False and status["conditions"][0]["reason"] == "VMINotExists"
     events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
     reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in events}
     assert ("VirtualMachine", "SuccessfulCreate") in reasons
