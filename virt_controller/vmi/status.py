@@ -117,7 +117,8 @@ def _scheduling_conditions(status: dict[str, Any], pod: Mapping[str, Any], now: 
         conds = c.set_condition(conds, Cond.SYNCHRONIZED, "False", now, pull[0], pull[1])
     elif (cur := c.find(conds, Cond.SYNCHRONIZED)) is not None and cur.get("reason") in IMAGE_PULL_REASONS:
         conds = c.remove_condition(conds, Cond.SYNCHRONIZED)
-    status["conditions"] = conds
+    if conds or "conditions" in status:
+        status["conditions"] = conds
 
 
 def _ready_condition(status: dict[str, Any], pod: Mapping[str, Any] | None, now: str) -> None:
@@ -139,7 +140,8 @@ def _mark_scheduled(vmi: dict[str, Any], status: dict[str, Any], pod: Mapping[st
     status["activePods"] = {str(pod["metadata"]["uid"]): node}
     if (pod.get("status") or {}).get("qosClass"):
         status["qosClass"] = pod["status"]["qosClass"]
-    status["conditions"] = c.remove_condition(status.get("conditions"), Cond.POD_SCHEDULED)
+    if status.get("conditions"):
+        status["conditions"] = c.remove_condition(status["conditions"], Cond.POD_SCHEDULED)
     labels = dict(vmi["metadata"].get("labels") or {})
     labels[NODE_NAME_LABEL] = node
     vmi["metadata"]["labels"] = labels
