@@ -18,7 +18,7 @@ from virt_client.controller import DONE, Controller, Result
 from virt_client.errors import AlreadyExists, NotFound
 from virt_client.events import EventRecorder
 from virt_client.expectations import UIDTrackingExpectations
-from virt_client.indexer import FrozenDict, object_key, thaw
+from virt_client.indexer import FrozenDict, thaw
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 from virt_client.resources import PODS, VMIS
@@ -133,5 +133,3 @@ class VMIController:
     async def run(self) -> None:
         await self.controller.run()
 
-
-__all__ = ["VMIController", "object_key"]
