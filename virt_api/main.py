@@ -65,9 +65,11 @@ async def run(settings: Settings) -> None:
     assert settings.tls_cert is not None and settings.tls_key is not None
     kube = await KubeClient.from_environment(settings.kubeconfig, qps=settings.qps, burst=settings.burst,
                                              user_agent="virt-api")
+    review_kube = await KubeClient.from_environment(settings.kubeconfig, qps=settings.qps, burst=settings.burst,
+                                                    user_agent="virt-api-reviews")
     handlers = HandlerConnector(kube, addresses=settings.handler_addresses, tls=settings.handler_tls,
                                 namespace=settings.namespace)
-    state = ApiState(kube=kube, handlers=handlers, settings=settings)
+    state = ApiState(kube=kube, handlers=handlers, settings=settings, review_kube=review_kube)
     try:
         await _wait_for_auth(state)
         tls = ReloadingContext(settings.tls_cert, settings.tls_key, state.client_ca)
@@ -97,6 +99,7 @@ async def run(settings: Settings) -> None:
             stopper.cancel()
     finally:
         await handlers.close()
+        await review_kube.close()
         await kube.close()
 
 

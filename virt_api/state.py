@@ -29,8 +29,10 @@ class ApiState:
     """Shared, long-lived dependencies of the app."""
 
     def __init__(self, *, kube: KubeClient, handlers: HandlerConnector, settings: Settings,
-                 auth: RequestHeaderConfig | None = None) -> None:
+                 auth: RequestHeaderConfig | None = None, review_kube: KubeClient | None = None) -> None:
         self.kube = kube
+        # SubjectAccessReviews use their own client and rate limit, as upstream's webhook client.
+        self.review_kube = review_kube or kube
         self.handlers = handlers
         self.settings = settings
         self.auth = auth
@@ -51,7 +53,7 @@ class ApiState:
     async def authorize(self, user: UserInfo, attributes: Mapping[str, str]) -> tuple[bool, str]:
         """Ask the API server with a SubjectAccessReview; 500 when it cannot answer."""
         try:
-            review = await self.kube.create(SUBJECT_ACCESS_REVIEWS, subject_access_review(user, attributes))
+            review = await self.review_kube.create(SUBJECT_ACCESS_REVIEWS, subject_access_review(user, attributes))
         except (ApiError, TransportError) as e:
             raise internal(f"unable to authorize the request: {e}") from None
         return decision(review)

@@ -29,9 +29,9 @@ from virt_client.resources import PODS, VMIMS, VMIS, VMS, ResourceRef
 
 from . import lifecycle
 from .discovery import VERSIONS
-from .errors import SubresourceError, bad_request, conflict, internal, not_found
+from .errors import PlainTextError, SubresourceError, bad_request, conflict, internal, not_found
 from .state import ApiState
-from .vmi_actions import Action, check, connectable
+from .vmi_actions import HANDLER_ACTIONS, Action, check, connectable
 
 BASE = "/apis/subresources.kubevirt.io/{version}/namespaces/{namespace}"
 VM_KIND, VMI_KIND = "virtualmachine", "virtualmachineinstance"
@@ -175,6 +175,16 @@ async def expand_spec(version: str, namespace: str, name: str, request: Request)
 
 async def _vmi_action(request: Request, version: str, namespace: str, name: str, action: Action,
                       options: type[SubresourceOptions] | None) -> Response:
+    try:
+        return await _forward(request, version, namespace, name, action, options)
+    except SubresourceError as e:
+        if HANDLER_ACTIONS[action].plain_errors:
+            raise PlainTextError(500, e.message) from None  # upstream's GET helper answers every failure so
+        raise
+
+
+async def _forward(request: Request, version: str, namespace: str, name: str, action: Action,
+                   options: type[SubresourceOptions] | None) -> Response:
     check_version(version)
     raw = await request.body() if request.method == "PUT" else b""
     dry_run = decode_body(raw, options).is_dry_run() if options is not None else False
