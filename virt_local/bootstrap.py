@@ -24,8 +24,9 @@ from typing import Any
 
 import yaml
 
+from virt_client.errors import AlreadyExists
 from virt_client.kube import KubeClient
-from virt_client.resources import CRDS
+from virt_client.resources import CRDS, ResourceRef
 from virt_client.tls import KeyPair, issue_certificate
 
 from .apply import Applier, load_documents
@@ -139,6 +140,7 @@ def read_manifests(manifests: Path) -> tuple[list[dict[str, Any]], list[tuple[Pa
 async def apply_manifests(client: KubeClient, manifests: Path, ca_pem: bytes) -> list[dict[str, Any]]:
     """Apply the CRDs, then the other manifests; return every applied document."""
     applier = Applier(client)
+    await ensure_bootstrap_roles(client)
     crds, others = read_manifests(manifests)
     applied: list[dict[str, Any]] = []
     for doc in crds:
@@ -156,6 +158,26 @@ async def apply_manifests(client: KubeClient, manifests: Path, ca_pem: bytes) ->
             count += 1
         log.info("applied %d objects from %s", count, path)
     return applied
+
+
+# kube-apiserver bootstraps this Role; virt-api's RoleBinding refers to it. Created when missing.
+AUTH_READER_ROLE: dict[str, Any] = {
+    "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+    "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system",
+                 "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+    "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["extension-apiserver-authentication"],
+               "verbs": ["get", "list", "watch"]}],
+}
+
+
+async def ensure_bootstrap_roles(client: KubeClient) -> None:
+    ref = ResourceRef("rbac.authorization.k8s.io", "v1", "roles", True, "Role")
+    try:
+        await client.create(ref, AUTH_READER_ROLE, "kube-system")
+        log.info("created Role kube-system/extension-apiserver-authentication-reader (missing from the "
+                 "API server's bootstrap policy)")
+    except AlreadyExists:
+        pass
 
 
 def write_services(data_dir: Path, mapping: Mapping[str, str]) -> None:

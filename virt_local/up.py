@@ -150,7 +150,7 @@ class Up:
                     str(pki.component_kubeconfig("virt-api", url, masters["virt-api"])),
                     "--address", "127.0.0.1", "--port", str(api_port), "--tls-cert", str(crt), "--tls-key", str(key),
                     "--handler-client-cert", str(ccrt), "--handler-client-key", str(ckey),
-                    "--handler-ca", str(pki.ca_file), "--log-level", level]
+                    "--handler-ca", str(pki.ca_file), "--shutdown-delay", "0", "--log-level", level]
             for n, (hport, _) in handler_ports.items():
                 argv += ["--handler-address", f"{n}=127.0.0.1:{hport}"]
             ctx = ssl.create_default_context(cafile=str(pki.ca_file))
@@ -227,15 +227,19 @@ class Up:
                 tg.create_task(self.apiserver.supervise())
                 await stack.start()
                 stack_task = tg.create_task(stack.run())
-                if self.s.kubevirt:
-                    await self._bootstrap_kubevirt(client, url, stack.node_names)
-                for child in self.components:
-                    tg.create_task(child.supervise())
-                ready(self._ready_message(choice))
+
+                async def start_kubevirt() -> None:
+                    if self.s.kubevirt:
+                        await self._bootstrap_kubevirt(client, url, stack.node_names)
+                    for child in self.components:
+                        tg.create_task(child.supervise())
+                    ready(self._ready_message(choice))
+                startup = tg.create_task(start_kubevirt())
                 await stop.wait()
                 log.info("stopping")
-                for child in reversed(self.components):
-                    await child.stop()
+                startup.cancel()
+                await asyncio.wait([startup])
+                await asyncio.gather(*(child.stop() for child in self.components))
                 await stack.stop()
                 stack_task.cancel()
                 await asyncio.wait([stack_task])

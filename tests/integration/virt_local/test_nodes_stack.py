@@ -1,0 +1,312 @@
+"""`virt-local up --no-kubevirt` as a real process, driven with kubectl: scheduling (fit and
+Unschedulable), running Pods with their environment and volumes, `kubectl logs`, unknown images,
+graceful deletion, PVCs from the local provisioner, images imported while it runs, and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        res = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], input=input,
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "KUBECACHEDIR": str(self.data_dir / "kubecache")})
+        if check and res.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        res = self.kubectl("get", kind, name, "-o", "json", check=False)
+        return json.loads(res.stdout) if res.returncode == 0 else None
+
+    def virt_local(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(VENV_BIN / "virt-local"), *args], capture_output=True, text=True, timeout=60)
+
+
+def wait_for(what: str, check: Callable[[], Any], seconds: float = 30.0) -> Any:
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+def _read_ready(proc: subprocess.Popen[bytes], seconds: float) -> str:
+    assert proc.stdout is not None
+    buf = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and b"\nready " not in b"\n" + buf:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+        if proc.poll() is not None:
+            break
+    return buf.decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("virt-local")
+    log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - owned by the process
+    proc = subprocess.Popen([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir), "--no-kubevirt",
+                             "--hypervisor", "test", "--image-map", "test/sleeper=sleep infinity"],
+                            stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.close()
+    out = _read_ready(proc, 60)
+    if "ready " not in out:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"virt-local up did not become ready: {out}\n{(data_dir / 'up.log').read_text()[-3000:]}")
+    s = Stack(data_dir, proc)
+    try:
+        yield s
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def apply(stack: Stack, manifest: str) -> None:
+    stack.kubectl("apply", "-f", "-", input=manifest)
+
+
+def phase(stack: Stack, name: str) -> str:
+    pod = stack.get("pod", name)
+    return str(((pod or {}).get("status") or {}).get("phase") or "")
+
+
+def test_node_is_registered_ready_with_capacity(stack: Stack) -> None:
+    node = wait_for("node-1", lambda: stack.get("node", "node-1"))
+    status = node["status"]
+    assert {"cpu", "memory", "pods"} <= set(status["capacity"])
+    assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
+    lease = json.loads(stack.kubectl("get", "lease", "-n", "kube-node-lease", "node-1", "-o", "json").stdout)
+    assert lease["spec"]["holderIdentity"] == "node-1"
+
+
+def test_pod_that_fits_is_scheduled_and_runs_with_its_environment(stack: Stack) -> None:
+    apply(stack, """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fits, labels: {app: demo}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: test/sleeper:v1
+    command: [sh, -c]
+    args: ["echo name=$(POD_NAME) node=$NODE ip=$IP app=$APP; cat /cfg/greeting; echo; touch /scratch/ok && echo scratch-ok"]
+    env:
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: APP, valueFrom: {fieldRef: {fieldPath: "metadata.labels['app']"}}}
+    resources: {requests: {cpu: 100m, memory: 16Mi}}
+    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+    - {name: scratch, mountPath: /scratch}
+  volumes:
+  - {name: cfg, configMap: {name: settings}}
+  - {name: scratch, emptyDir: {}}
+""")
+    wait_for("fits to succeed", lambda: phase(stack, "fits") == "Succeeded")
+    pod = stack.get("pod", "fits")
+    assert pod is not None
+    assert pod["spec"]["nodeName"] == "node-1"
+    assert pod["status"]["podIP"] == "127.0.0.1"
+    term = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["exitCode"], term["reason"]) == (0, "Completed")
+    logs = stack.kubectl("logs", "fits").stdout
+    assert "name=fits node=node-1 ip=127.0.0.1 app=demo" in logs
+    assert "hello" in logs and "scratch-ok" in logs
+
+
+def test_pod_that_does_not_fit_is_unschedulable_with_a_message(stack: Stack) -> None:
+    apply(stack, """
+apiVersion: v1
+kind: Pod
+metadata: {name: too-big}
+spec:
+  containers: [{name: main, image: test/sleeper, resources: {requests: {memory: 64Ti}}}]
+""")
+
+    def condition() -> dict[str, Any] | None:
+        pod = stack.get("pod", "too-big") or {}
+        return next((c for c in (pod.get("status") or {}).get("conditions") or []
+                     if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+    cond = wait_for("PodScheduled=False", condition)
+    assert cond["reason"] == "Unschedulable"
+    assert cond["message"] == "0/1 nodes are available: 1 Insufficient memory."
+    assert not (stack.get("pod", "too-big") or {})["spec"].get("nodeName")
+    stack.kubectl("delete", "pod", "too-big", "--wait=false")
+
+
+def test_unknown_image_fails_with_err_image_pull(stack: Stack) -> None:
+    apply(stack, """
+apiVersion: v1
+kind: Pod
+metadata: {name: unknown-image}
+spec:
+  containers: [{name: main, image: quay.io/nobody/nothing:1}]
+""")
+
+    def waiting() -> dict[str, Any] | None:
+        pod = stack.get("pod", "unknown-image") or {}
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return statuses[0]["state"].get("waiting") if statuses else None
+    state = wait_for("a waiting container", lambda: (w := waiting()) and w.get("reason") == "ErrImagePull" and w)
+    assert "quay.io/nobody/nothing:1" in state["message"]
+    assert phase(stack, "unknown-image") == "Pending"
+    stack.kubectl("delete", "pod", "unknown-image", "--wait=false")
+
+
+def test_graceful_deletion_sigterm_then_sigkill_then_removal(stack: Stack) -> None:
+    apply(stack, """
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: test/sleeper
+    command: [sh, -c, "trap 'echo got-TERM' TERM; echo started; while true; do sleep 0.2; done"]
+""")
+    wait_for("stubborn running", lambda: phase(stack, "stubborn") == "Running")
+    wait_for("first log line", lambda: "started" in stack.kubectl("logs", "stubborn", check=False).stdout)
+    pod = stack.get("pod", "stubborn")
+    assert pod is not None
+    pid = int(pod["status"]["containerStatuses"][0]["containerID"].rsplit("/", 1)[1])
+    stack.kubectl("delete", "pod", "stubborn", "--wait=false")
+    # SIGTERM first: the container says so while the Pod still exists, marked for deletion.
+    wait_for("got-TERM in the log", lambda: "got-TERM" in stack.kubectl("logs", "stubborn", check=False).stdout)
+    terminating = stack.get("pod", "stubborn")
+    assert terminating is not None and terminating["metadata"].get("deletionTimestamp")
+    # Then SIGKILL after the grace period, then the Pod object goes away.
+    wait_for("the Pod to be gone", lambda: stack.get("pod", "stubborn") is None)
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_pvc_is_bound_and_usable(stack: Stack) -> None:
+    apply(stack, """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: uses-pvc}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: test/sleeper
+    command: [sh, -c, "ls -l /pvc/disk.img && echo written > /pvc/hello"]
+    volumeMounts: [{name: data, mountPath: /pvc}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+""")
+    pvc = wait_for("the claim to bind", lambda: (p := stack.get("pvc", "data")) and
+                   p["status"].get("phase") == "Bound" and p)
+    pv = stack.get("pv", pvc["spec"]["volumeName"])
+    assert pv is not None and pv["status"]["phase"] == "Bound"
+    assert pv["spec"]["claimRef"]["name"] == "data"
+    assert pvc["status"]["capacity"]["storage"] == "64Mi"
+    directory = Path(pv["spec"]["local"]["path"])
+    assert directory.parent == stack.data_dir / "volumes"
+    assert (directory / "disk.img").stat().st_size == 64 * 2**20
+    wait_for("uses-pvc to succeed", lambda: phase(stack, "uses-pvc") == "Succeeded")
+    assert (directory / "hello").read_text() == "written\n"
+    assert str(64 * 2**20) in stack.kubectl("logs", "uses-pvc").stdout
+
+
+def test_imported_container_disk_is_mounted_read_only(stack: Stack, tmp_path: Path) -> None:
+    disk = tmp_path / "tiny.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+    res = stack.virt_local("images", "import", "example/tiny-disk:v1", str(disk), "--data-dir", str(stack.data_dir))
+    assert res.returncode == 0, res.stderr
+    listed = stack.virt_local("images", "list", "--data-dir", str(stack.data_dir)).stdout
+    assert "example/tiny-disk:v1" in listed
+    apply(stack, """
+apiVersion: v1
+kind: Pod
+metadata: {name: uses-image}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: test/sleeper
+    command: [sh, -c, "ls /var/run/kubevirt/container-disks/disk0/disk; touch /var/run/kubevirt/container-disks/disk0/x 2>/dev/null || echo read-only"]
+    volumeMounts: [{name: disk0, mountPath: /var/run/kubevirt/container-disks/disk0, readOnly: true}]
+  volumes: [{name: disk0, image: {reference: "example/tiny-disk:v1", pullPolicy: IfNotPresent}}]
+""")
+    wait_for("uses-image to succeed", lambda: phase(stack, "uses-image") == "Succeeded")
+    logs = stack.kubectl("logs", "uses-image").stdout
+    assert "tiny.qcow2" in logs and "read-only" in logs
+    unpacked = list((stack.data_dir / "images" / "unpacked").iterdir())
+    assert any((d / "disk" / "tiny.qcow2").is_file() for d in unpacked)
+    # The node root's /var/run/kubevirt on the host is untouched: the mount lived in the container only.
+    assert not (stack.data_dir / "nodes" / "node-1" / "root" / "var" / "run" / "kubevirt" / "container-disks" /
+                "disk0" / "x").exists()
+
+
+def test_stop_leaves_no_process_behind(stack: Stack) -> None:
+    apply(stack, """
+apiVersion: v1
+kind: Pod
+metadata: {name: long-running}
+spec:
+  containers: [{name: main, image: test/sleeper}]
+""")
+    wait_for("long-running", lambda: phase(stack, "long-running") == "Running")
+    pod = stack.get("pod", "long-running")
+    assert pod is not None
+    pid = int(pod["status"]["containerStatuses"][0]["containerID"].rsplit("/", 1)[1])
+    children = subprocess.run(["pgrep", "-P", str(stack.proc.pid)], capture_output=True, text=True).stdout.split()
+    stack.proc.send_signal(signal.SIGINT)
+    assert stack.proc.wait(60) == 0
+    for p in [pid, *map(int, children)]:
+        assert not Path(f"/proc/{p}").exists(), f"process {p} outlived virt-local up"
