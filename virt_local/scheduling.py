@@ -189,6 +189,14 @@ def _required_terms(pod: Obj, kind: str) -> list[Obj]:
 
 
 def _inter_pod_reasons(pod: Obj, node: Obj, cluster: Cluster) -> list[str]:
+    # kube-scheduler's order: affinity, own anti-affinity, existing Pods' anti-affinity.
+    for term in _required_terms(pod, "podAffinity"):
+        if _matching_pods_in_domain(term, pod, node, cluster):
+            continue
+        # A Pod matching its own affinity term may go first when no such Pod exists anywhere.
+        anywhere = any(_matching_pods_in_domain(term, pod, n, cluster) for n in cluster.nodes)
+        if anywhere or not matches_label_selector(term.get("labelSelector"), _labels(pod)):
+            return ["node(s) didn't match pod affinity rules"]
     for term in _required_terms(pod, "podAntiAffinity"):
         if _matching_pods_in_domain(term, pod, node, cluster):
             return ["node(s) didn't match pod anti-affinity rules"]
@@ -207,13 +215,6 @@ def _inter_pod_reasons(pod: Obj, node: Obj, cluster: Cluster) -> list[str]:
                 same = key in _labels(node) and _labels(node).get(key) == _labels(other_node).get(key)
             if same:
                 return ["node(s) didn't satisfy existing pods anti-affinity rules"]
-    for term in _required_terms(pod, "podAffinity"):
-        if _matching_pods_in_domain(term, pod, node, cluster):
-            continue
-        # A Pod matching its own affinity term may go first when no such Pod exists anywhere.
-        anywhere = any(_matching_pods_in_domain(term, pod, n, cluster) for n in cluster.nodes)
-        if anywhere or not matches_label_selector(term.get("labelSelector"), _labels(pod)):
-            return ["node(s) didn't match pod affinity rules"]
     return []
 
 
