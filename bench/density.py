@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""VMI density on virt-local with the libvirt test driver: how long until N VMIs run, and at what cost.
+
+Starts `virt-local up --hypervisor test` on a fresh data dir, creates N VMIs (100 by default, 1,000 with
+`--large`) as fast as the API accepts them, and watches until every one is Running. Reports:
+
+- wall time from the first create to the last VMI Running;
+- p50/p95/max of per-VMI latency (its create call returning → the watch seeing phase Running);
+- resident memory (VmRSS) of every component process, and of the launcher processes (sum and mean);
+- API writes per started VMI: the API server's global revision (resourceVersion) delta during the run,
+  divided by N (every create, update, patch and delete advances it by one).
+
+Usage: `python bench/density.py [--count N | --large] [--nodes K] [--timeout S] [--json]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from virt_client.errors import ApiError, TransportError  # noqa: E402
+from virt_client.kube import KubeClient  # noqa: E402
+from virt_client.resources import NAMESPACES, VMIS  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def vmi(name: str) -> dict[str, Any]:
+    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+            "metadata": {"name": name, "namespace": "default", "labels": {"bench": "density"}},
+            "spec": {"domain": {"devices": {}, "resources": {"requests": {"memory": "64Mi"}}},
+                     "terminationGracePeriodSeconds": 0}}
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def descendants(pid: int) -> list[int]:
+    out = []
+    for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
+        out.append(int(p))
+        out.extend(descendants(int(p)))
+    return out
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if a]
+    except OSError:
+        return []
+
+
+def component_name(pid: int) -> str:
+    argv = cmdline(pid)
+    for i, a in enumerate(argv):
+        base = os.path.basename(a)
+        if base in ("virt-api", "virt-controller", "virt-launcher"):
+            return base
+        if base == "virt-handler":
+            return "virt-handler/" + argv[argv.index("--node-name") + 1] if "--node-name" in argv else base
+        if base == "virt-local" and i + 1 < len(argv):
+            return f"virt-local {argv[i + 1]}"
+        if base == "libvirtd" or base == "virtqemud":
+            return base
+    return os.path.basename(argv[0]) if argv else "?"
+
+
+def memory_report(up_pid: int) -> dict[str, Any]:
+    per: dict[str, int] = {"virt-local up": rss_kib(up_pid)}
+    launchers: list[int] = []
+    others: dict[str, list[int]] = {}
+    pods_pids = set()
+    for pid in descendants(up_pid):
+        name = component_name(pid)
+        if name == "virt-launcher":
+            launchers.append(rss_kib(pid))
+            pods_pids.add(pid)
+        elif name.startswith(("virt-", "virt-local")):
+            per[name] = per.get(name, 0) + rss_kib(pid)
+        else:
+            others.setdefault(name, []).append(rss_kib(pid))
+    # Launchers run in their own sessions, not as descendants once their parent (virt-local) re-parents them:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) not in pods_pids and component_name(int(proc.name)) == "virt-launcher":
+            launchers.append(rss_kib(int(proc.name)))
+    return {"components_mib": {k: round(v / 1024, 1) for k, v in sorted(per.items())},
+            "launchers": {"count": len(launchers), "sum_mib": round(sum(launchers) / 1024, 1),
+                          "mean_mib": round(statistics.mean(launchers) / 1024, 1) if launchers else 0.0},
+            "other_mib": {k: round(sum(v) / 1024, 1) for k, v in sorted(others.items())}}
+
+
+def start_stack(data_dir: Path, nodes: int) -> subprocess.Popen[bytes]:
+    log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - owned by the process
+    proc = subprocess.Popen([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir), "--hypervisor", "test",
+                             "--nodes", str(nodes)], stdout=subprocess.PIPE, stderr=log,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.close()
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith(b"ready "):
+            return proc
+    proc.kill()
+    raise SystemExit(f"virt-local up did not become ready; see {data_dir / 'up.log'}")
+
+
+async def revision(client: KubeClient) -> int:
+    listed = await client.list(NAMESPACES, limit=1)
+    return int(listed["metadata"]["resourceVersion"])
+
+
+async def run_bench(kubeconfig: Path, count: int, timeout_s: float) -> dict[str, Any]:
+    client = await KubeClient.from_kubeconfig(str(kubeconfig), qps=1000, burst=2000, user_agent="density-bench")
+    created: dict[str, float] = {}
+    running: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    try:
+        rv0 = await revision(client)
+        start_rv = str(rv0)
+        all_done = asyncio.Event()
+
+        async def watch() -> None:
+            rv = start_rv
+            while not all_done.is_set():
+                try:
+                    async for ev in client.watch(VMIS, "default", resource_version=rv, label_selector="bench=density"):
+                        obj = ev.object
+                        rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                        name = obj.get("metadata", {}).get("name", "")
+                        ph = (obj.get("status") or {}).get("phase")
+                        if ph == "Running" and name not in running:
+                            running[name] = time.monotonic()
+                        elif ph == "Failed" and name not in failed:
+                            failed[name] = json.dumps((obj.get("status") or {}).get("conditions") or [])[:300]
+                        if len(running) + len(failed) >= count:
+                            all_done.set()
+                            return
+                except (ApiError, TransportError):
+                    await asyncio.sleep(0.2)
+
+        sem = asyncio.Semaphore(50)
+
+        async def create(i: int) -> None:
+            name = f"density-{i:05d}"
+            async with sem:
+                await client.create(VMIS, vmi(name), "default")
+                created[name] = time.monotonic()
+
+        watcher = asyncio.create_task(watch())
+        t0 = time.monotonic()
+        await asyncio.gather(*(create(i) for i in range(count)))
+        t_created = time.monotonic() - t0
+        try:
+            await asyncio.wait_for(all_done.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        wall = time.monotonic() - t0
+        watcher.cancel()
+        rv1 = await revision(client)
+    finally:
+        await client.close()
+    lat = sorted(running[n] - created[n] for n in running if n in created)
+
+    def pct(p: float) -> float:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))], 2) if lat else float("nan")
+    return {"vmis": count, "running": len(running), "failed": len(failed), "first_failures": list(failed.items())[:3],
+            "create_seconds": round(t_created, 2), "all_running_seconds": round(wall, 2) if len(running) == count else None,
+            "latency_seconds": {"p50": pct(0.50), "p95": pct(0.95), "max": round(lat[-1], 2) if lat else None},
+            "api_writes": rv1 - rv0, "api_writes_per_vmi": round((rv1 - rv0) / count, 1)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--large", action="store_true", help="1,000 VMIs")
+    p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all VMIs to run")
+    p.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temporary directory")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    count = 1000 if args.large else args.count
+    tmp = None
+    if args.data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="density-")
+        data_dir = Path(tmp.name)
+    else:
+        data_dir = args.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+    proc = start_stack(data_dir, args.nodes)
+    try:
+        result = asyncio.run(run_bench(data_dir / "kubeconfig", count, args.timeout))
+        result["memory"] = memory_report(proc.pid)
+        result["nodes"] = args.nodes
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if tmp is not None:
+            tmp.cleanup()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"VMIs: {result['running']}/{count} Running ({result['failed']} Failed) on {args.nodes} node(s)")
+    print(f"creates took {result['create_seconds']}s; all Running after {result['all_running_seconds']}s")
+    print(f"creation→Running: p50 {result['latency_seconds']['p50']}s, p95 {result['latency_seconds']['p95']}s, "
+          f"max {result['latency_seconds']['max']}s")
+    print(f"API writes: {result['api_writes']} ({result['api_writes_per_vmi']} per VMI)")
+    mem = result["memory"]
+    for name, mib in mem["components_mib"].items():
+        print(f"RSS {name}: {mib} MiB")
+    print(f"RSS virt-launcher: {mem['launchers']['count']} processes, {mem['launchers']['sum_mib']} MiB total, "
+          f"{mem['launchers']['mean_mib']} MiB each")
+    for name, mib in mem["other_mib"].items():
+        print(f"RSS {name} (in launcher Pods): {mib} MiB")
+    for name, why in result["first_failures"]:
+        print(f"failed: {name}: {why}")
+
+
+if __name__ == "__main__":
+    main()
