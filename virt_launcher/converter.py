@@ -16,9 +16,9 @@ import xml.etree.ElementTree as ET
 from enum import StrEnum
 from typing import Any
 
-from virt_launcher import storage
+from virt_launcher import network, storage
 from virt_launcher import vmi_fields as f
-from virt_launcher.errors import InvalidVMI, UnsupportedField
+from virt_launcher.errors import InvalidVMI
 
 KUBEVIRT_NS = "http://kubevirt.io"
 ET.register_namespace("kubevirt", KUBEVIRT_NS)
@@ -35,7 +35,7 @@ SPEC_IGNORED = ("priorityClassName", "nodeSelector", "affinity", "schedulerName"
                 "dnsPolicy", "dnsConfig", "livenessProbe", "readinessProbe")
 DOMAIN_FIELDS = ("resources", "cpu", "memory", "machine", "firmware", "features", "clock", "devices",
                  "rebootPolicy")
-DEVICES_FIELDS = ("disks", "inputs", "watchdog", "rng", "autoattachSerialConsole", "logSerialConsole",
+DEVICES_FIELDS = ("disks", "interfaces", "inputs", "watchdog", "rng", "autoattachSerialConsole", "logSerialConsole",
                   "autoattachGraphicsDevice", "autoattachInputDevice", "autoattachMemBalloon")
 
 
@@ -83,8 +83,6 @@ def convert(vmi: dict[str, Any], ctx: ConverterContext) -> DomainSpec:
         raise InvalidVMI("metadata.name", "is required")
     spec = f.child(vmi, "spec", "")
     f.check_fields(spec, "spec", SPEC_FIELDS, ignored=SPEC_IGNORED + ("networks",))
-    if f.items(spec, "networks", "spec"):
-        raise UnsupportedField("spec.networks", "guest network interfaces are not implemented")
     arch = f.string(spec, "architecture", "spec", "amd64")
     if arch != "amd64":
         raise InvalidVMI("spec.architecture", f"only amd64 is supported, got {arch!r}")
@@ -284,6 +282,7 @@ def _devices(root: ET.Element, vmi: dict[str, Any], dom: dict[str, Any], ctx: Co
     el.extend(disk_elements)
     if "scsi" in buses:
         ET.SubElement(el, "controller", type="scsi", index="0", model="virtio-scsi")
+    el.extend(network.interfaces(f.child(vmi, "spec", ""), devices))
     if f.boolean(devices, "autoattachSerialConsole", dpath, True):
         serial = ET.SubElement(el, "serial", type="unix")
         ET.SubElement(serial, "source", mode="bind", path=f"{ctx.private_dir}/serial0")

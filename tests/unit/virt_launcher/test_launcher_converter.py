@@ -101,6 +101,17 @@ CASES: dict[str, tuple[Hypervisor, dict[str, Any]]] = {
     "ignored-scheduling-fields": (Hypervisor.KVM, vmi(
         nodeSelector={"kubevirt.io/schedulable": "true"}, tolerations=[{"key": "x"}], evictionStrategy="LiveMigrate",
         startStrategy="Paused", priorityClassName="high", hostname="h1", networks=[])),
+    "pod-network-masquerade": (Hypervisor.EMULATION, vmi(
+        {"devices": {"interfaces": [{"name": "default", "model": "virtio", "masquerade": {},
+                                     "macAddress": "02-00-00-AB-CD-01"}]}},
+        networks=[{"name": "default", "pod": {}}])),
+    "pod-network-default-model": (Hypervisor.KVM, vmi(
+        {"devices": {"interfaces": [{"name": "net0", "masquerade": {}}], "autoattachPodInterface": True}},
+        networks=[{"name": "net0", "pod": {}}])),
+    "pod-network-test-driver": (Hypervisor.TEST, vmi(
+        {"devices": {"interfaces": [{"name": "default", "masquerade": {}}]}},
+        networks=[{"name": "default", "pod": {}}])),
+    "no-pod-interface": (Hypervisor.KVM, vmi({"devices": {"autoattachPodInterface": False}})),
 }
 
 
@@ -166,7 +177,7 @@ def _disk_vmi() -> dict[str, Any]:
 
 
 UNSUPPORTED = [
-    "spec.networks", "spec.accessCredentials", "spec.domain.devices.interfaces", "spec.domain.devices.gpus",
+    "spec.accessCredentials", "spec.domain.devices.gpus",
     "spec.domain.devices.hostDevices", "spec.domain.devices.filesystems", "spec.domain.devices.tpm",
     "spec.domain.devices.sound", "spec.domain.devices.panicDevices", "spec.domain.devices.clientPassthrough",
     "spec.domain.devices.downwardMetrics", "spec.domain.devices.blockMultiQueue",
@@ -226,6 +237,31 @@ def test_invalid_value_names_the_field(field: str, value: Any, message: str) -> 
     if field.endswith(".io"):
         spec["spec"]["domain"]["devices"]["disks"][0]["cache"] = "writeback"
     _set(spec, field, value)
+    with pytest.raises(InvalidVMI) as excinfo:
+        convert(spec, ctx())
+    assert excinfo.value.field == field
+    assert message in str(excinfo.value)
+
+
+def _net_vmi(**iface: Any) -> dict[str, Any]:
+    return vmi({"devices": {"interfaces": [{"name": "default", **iface}]}}, networks=[{"name": "default", "pod": {}}])
+
+
+@pytest.mark.parametrize(("spec", "field", "message"), [
+    (_net_vmi(bridge={}), "spec.domain.devices.interfaces[0].bridge", "use masquerade"),
+    (_net_vmi(sriov={}), "spec.domain.devices.interfaces[0].sriov", "is not supported"),
+    (_net_vmi(masquerade={}, ports=[{"port": 80}]), "spec.domain.devices.interfaces[0].ports", "is not supported"),
+    (_net_vmi(masquerade={}, model="e1000"), "spec.domain.devices.interfaces[0].model", "only virtio"),
+    (_net_vmi(masquerade={}, macAddress="02:00:00"), "spec.domain.devices.interfaces[0].macAddress", "not a MAC"),
+    (_net_vmi(), "spec.domain.devices.interfaces[0]", "needs a binding"),
+    (vmi({"devices": {"interfaces": [{"name": "other", "masquerade": {}}]}}, networks=[{"name": "default", "pod": {}}]),
+     "spec.domain.devices.interfaces[0].name", "no network named 'other'"),
+    (vmi(networks=[{"name": "m", "multus": {"networkName": "br"}}]), "spec.networks[0].multus", "is not supported"),
+    (vmi(networks=[{"name": "a", "pod": {}}, {"name": "b", "pod": {}}]), "spec.networks[1]", "only one pod network"),
+    (vmi(networks=[{"name": "a", "pod": {"vmNetworkCIDR": "10.1.0.0/24"}}]), "spec.networks[0].pod.vmNetworkCIDR",
+     "is not supported"),
+], ids=["bridge", "sriov", "ports", "model", "mac", "no-binding", "no-network", "multus", "two-pod-networks", "cidr"])
+def test_network_refusals_name_the_field(spec: dict[str, Any], field: str, message: str) -> None:
     with pytest.raises(InvalidVMI) as excinfo:
         convert(spec, ctx())
     assert excinfo.value.field == field
