@@ -32,7 +32,7 @@ class Settings:
     handler_addresses: dict[str, str] = field(default_factory=dict)
     namespace: str = "kubevirt"
     kubevirt_users: tuple[str, ...] = DEFAULT_KUBEVIRT_USERS
-    default_network_interface: str = "bridge"
+    default_network_interface: str = "masquerade"
     shutdown_delay: float = 5.0
     auth_refresh: float = 30.0
     qps: float = 200.0
@@ -55,8 +55,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--namespace", default="kubevirt", help="install namespace (virt-handler Pods)")
     p.add_argument("--kubevirt-user", action="append", default=[], metavar="USERNAME",
                    help="a user allowed to change VMI spec/status (repeatable; default: KubeVirt's service accounts)")
-    p.add_argument("--default-network-interface", choices=["bridge", "masquerade"], default="bridge",
-                   help="binding of the pod network interface added to VMIs that declare none")
+    p.add_argument("--default-network-interface", choices=["masquerade"], default="masquerade",
+                   help="binding of the pod network interface added to VMIs that declare none "
+                        "(bridge on the pod network is not implemented)")
     p.add_argument("--shutdown-delay", type=float, default=5.0, help="seconds unready before stopping on SIGTERM")
     p.add_argument("--qps", type=float, default=200.0)
     p.add_argument("--burst", type=int, default=400)

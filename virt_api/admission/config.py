@@ -12,7 +12,12 @@ class AdmissionConfig:
     """Cluster settings and identities the webhooks decide with."""
 
     kubevirt_users: frozenset[str] = frozenset()
-    default_network_interface: str = "bridge"
+    #: Upstream's default is bridge; this product defaults to masquerade (as HCO configures it)
+    #: because bridge on the pod network is not implemented (see `permit_bridge_interface_on_pod_network`).
+    default_network_interface: str = "masquerade"
+    #: Upstream's `permitBridgeInterfaceOnPodNetwork`; False here: the launcher cannot hand the Pod's
+    #: address to the guest.
+    permit_bridge_interface_on_pod_network: bool = False
     machine_type: str = DEFAULT_MACHINE_TYPE
     architecture: str = "amd64"
     cpu_model: str = "host-model"

@@ -26,7 +26,7 @@ def _meta(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def validate_vmi_create(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
-    return validate_vmi_spec(req.obj.get("spec"), "spec")
+    return validate_vmi_spec(req.obj.get("spec"), "spec", config.permit_bridge_interface_on_pod_network)
 
 
 def validate_vmi_update(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
@@ -78,7 +78,8 @@ def validate_vm(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
             causes.append(Cause(f"spec.dataVolumeTemplates[{idx}].metadata.name",
                                 f"spec.dataVolumeTemplates[{idx}].metadata.name is required", REQUIRED))
     if isinstance(template, Mapping):
-        causes += validate_vmi_spec(template.get("spec"), "spec.template.spec")
+        causes += validate_vmi_spec(template.get("spec"), "spec.template.spec",
+                                    config.permit_bridge_interface_on_pod_network)
     return causes
 
 
@@ -119,7 +120,8 @@ def validate_vmirs(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause
     labels = _meta(template).get("labels") or {}
     if isinstance(selector, Mapping) and not _selector_matches(selector, labels):
         causes.append(Cause("spec.selector", "selector does not match labels."))
-    return causes + validate_vmi_spec(template.get("spec"), "spec.template.spec")
+    return causes + validate_vmi_spec(template.get("spec"), "spec.template.spec",
+                                      config.permit_bridge_interface_on_pod_network)
 
 
 def _condition(vmi: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:

@@ -96,7 +96,7 @@ def _memory_causes(domain: Mapping[str, Any], field: str) -> list[Cause]:
     return out
 
 
-def _device_causes(spec: Mapping[str, Any], field: str) -> list[Cause]:
+def _device_causes(spec: Mapping[str, Any], field: str, permit_pod_bridge: bool) -> list[Cause]:
     domain = spec.get("domain") or {}
     devices = domain.get("devices") or {}
     disks = devices.get("disks") or []
@@ -135,6 +135,7 @@ def _device_causes(spec: Mapping[str, Any], field: str) -> list[Cause]:
             out.append(Cause(f"{vfield}[{idx}]", f"{vfield}[{idx}] must have exactly one source type set"
                              if sources else f"{vfield}[{idx}] must have a source type set", REQUIRED))
     network_names = set(_names(networks))
+    pod_networks = {n.get("name") for n in networks if isinstance(n, Mapping) and n.get("pod") is not None}
     for idx, iface in enumerate(i for i in interfaces if isinstance(i, Mapping)):
         name = iface.get("name")
         if name not in network_names:
@@ -143,6 +144,9 @@ def _device_causes(spec: Mapping[str, Any], field: str) -> list[Cause]:
                                 "binding") if iface.get(k) is not None]
         if len(bindings) > 1:
             out.append(Cause(f"{ifield}[{idx}]", f"{ifield}[{idx}] must have only one binding method set"))
+        if iface.get("bridge") is not None and name in pod_networks and not permit_pod_bridge:
+            out.append(Cause(f"{ifield}[{idx}].name",
+                             "Bridge on pod network configuration is not enabled under kubevirt-config"))
     for idx, net in enumerate(n for n in networks if isinstance(n, Mapping)):
         sources = [k for k, v in net.items() if k != "name" and v is not None]
         if len(sources) != 1:
@@ -150,8 +154,11 @@ def _device_causes(spec: Mapping[str, Any], field: str) -> list[Cause]:
     return out
 
 
-def validate_vmi_spec(spec: Any, field: str = "spec") -> list[Cause]:
-    """Every reason `spec` cannot be admitted, in a stable order."""
+def validate_vmi_spec(spec: Any, field: str = "spec", permit_pod_bridge: bool = False) -> list[Cause]:
+    """Every reason `spec` cannot be admitted, in a stable order.
+
+    `permit_pod_bridge` is upstream's `permitBridgeInterfaceOnPodNetwork` (always False here).
+    """
     if not isinstance(spec, Mapping):
         return [Cause(field, f"{field} is required", REQUIRED)]
     if not isinstance(spec.get("domain"), Mapping):
@@ -169,7 +176,7 @@ def validate_vmi_spec(spec: Any, field: str = "spec") -> list[Cause]:
         value = cpu.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):
             causes.append(Cause(f"{field}.domain.cpu.{key}", f"{field}.domain.cpu.{key} must be greater than 0"))
-    causes += _device_causes(spec, field)
+    causes += _device_causes(spec, field, permit_pod_bridge)
     grace = spec.get("terminationGracePeriodSeconds")
     if isinstance(grace, int) and grace < 0:
         causes.append(Cause(f"{field}.terminationGracePeriodSeconds",

@@ -86,8 +86,14 @@ SUPPORTED: tuple[Feature, ...] = (
     # network interfaces (pod network only)
     Feature("domain.devices.interfaces[].name"),
     Feature("domain.devices.interfaces[].model", values=("virtio",)),
-    Feature("domain.devices.interfaces[].masquerade"),
-    Feature("domain.devices.interfaces[].bridge"),
+    Feature(
+        "domain.devices.interfaces[].masquerade",
+        note="NAT to the Pod's network by QEMU user-mode networking (guest 10.0.2.15, gateway 10.0.2.2); "
+        "no inbound `ports`. `bridge` on the pod network is refused, as upstream with "
+        "`permitBridgeInterfaceOnPodNetwork: false`",
+    ),
+    Feature("domain.devices.interfaces[].macAddress"),
+    Feature("domain.devices.autoattachPodInterface"),
     # other devices
     Feature("domain.devices.inputs[].name"),
     Feature("domain.devices.inputs[].type", values=("tablet",)),
@@ -160,7 +166,7 @@ def _children(pattern: str) -> set[str]:
 
 
 SUPPORTED_VOLUME_SOURCES: tuple[str, ...] = tuple(sorted(_children("volumes[]") - {"name"}))
-SUPPORTED_INTERFACE_BINDINGS: tuple[str, ...] = ("masquerade", "bridge")
+SUPPORTED_INTERFACE_BINDINGS: tuple[str, ...] = ("masquerade",)
 SUPPORTED_NETWORK_SOURCES: tuple[str, ...] = tuple(sorted(_children("networks[]") - {"name"}))
 
 

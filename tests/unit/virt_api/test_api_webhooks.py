@@ -62,7 +62,7 @@ def test_vmi_defaults_on_create() -> None:
     assert domain["memory"] == {"guest": "64Mi"}
     assert out["spec"]["volumes"][0]["containerDisk"]["imagePullPolicy"] == "IfNotPresent"
     assert out["spec"]["networks"] == [{"name": "default", "pod": {}}]
-    assert domain["devices"]["interfaces"] == [{"name": "default", "bridge": {}}]
+    assert domain["devices"]["interfaces"] == [{"name": "default", "masquerade": {}}]
     assert out["status"]["phase"] == "Pending"
     assert out["status"]["phaseTransitionTimestamps"] == [{"phase": "Pending", "phaseTransitionTimestamp": NOW}]
     assert "kubevirt.io/foregroundDeleteVirtualMachine" in out["metadata"]["finalizers"]
@@ -82,8 +82,10 @@ def test_vmi_defaults_on_create() -> None:
               volumes=[{"name": "c", "containerDisk": {"image": "x:1"}}]), "domain.devices.disks.0.cdrom",
      {"bus": "sata", "readonly": True, "tray": "closed"}),
     (vmi_spec(networks=[{"name": "n", "pod": {}}]), "domain.devices.interfaces", None),
+    (with_path(vmi_spec(), "domain.devices.autoattachPodInterface", False), "networks", None),
 ], ids=["sockets-from-cpu-limit", "cpu-request-from-limit", "guest-from-memory-limit", "topology-kept",
-        "latest-pulls-always", "disk-for-volume", "cdrom-defaults", "no-default-interface-with-networks"])
+        "latest-pulls-always", "disk-for-volume", "cdrom-defaults", "no-default-interface-with-networks",
+        "no-pod-interface-when-autoattach-off"])
 def test_vmi_default_rules(spec: dict[str, Any], path: str, want: Any) -> None:
     out = mutators.mutate_vmi(req({"metadata": {"name": "v"}, "spec": spec}), CONFIG, NOW)["spec"]
     cur: Any = out
@@ -138,19 +140,34 @@ VM_CASES = [
     (vm(with_path(vmi_spec(), "domain.cpu", {"sockets": 0})), ["spec.template.spec.domain.cpu.sockets"]),
     (vm(with_path(vmi_spec(), "terminationGracePeriodSeconds", "soon")),
      ["spec.template.spec.terminationGracePeriodSeconds"]),
+    (vm(with_path(with_path(vmi_spec(), "domain.devices.interfaces", [{"name": "default", "masquerade": {}}]),
+                  "networks", [{"name": "default", "pod": {}}])), []),
+    (vm(with_path(vmi_spec(), "domain.devices.autoattachPodInterface", False)), []),
+    (vm(with_path(with_path(vmi_spec(), "domain.devices.interfaces", [{"name": "default", "bridge": {}}]),
+                  "networks", [{"name": "default", "pod": {}}])),
+     ["spec.template.spec.domain.devices.interfaces[0].bridge", "spec.template.spec.domain.devices.interfaces[0].name"]),
 ]
 
 
 @pytest.mark.parametrize(("obj", "fields"), VM_CASES, ids=[
     "valid", "no-template", "running-and-strategy", "bad-strategy", "receiver-gate", "instancetype",
     "unsupported-gpu", "disk-without-volume", "no-memory", "bad-quantity", "unsupported-bus", "zero-sockets",
-    "wrong-type"])
+    "wrong-type", "masquerade", "no-pod-interface", "bridge-on-pod-network"])
 def test_vm_validator(obj: dict[str, Any], fields: list[str]) -> None:
     causes = validators.validate_vm(req(obj), CONFIG)
     assert [c.field for c in causes] == fields
     for cause in causes:
-        if cause.field.startswith("spec.template.spec"):  # spec rules name the full path in the message
+        # spec rules name the full path in the message (upstream's kubevirt-config messages do not)
+        if cause.field.startswith("spec.template.spec") and "kubevirt-config" not in cause.message:
             assert cause.field in cause.message
+
+
+def test_bridge_on_pod_network_is_refused_with_upstreams_message() -> None:
+    spec = with_path(with_path(vmi_spec(), "domain.devices.interfaces", [{"name": "default", "bridge": {}}]),
+                     "networks", [{"name": "default", "pod": {}}])
+    messages = [c.message for c in validators.validate_vmi_create(req({"metadata": {"name": "v"}, "spec": spec}),
+                                                                  CONFIG)]
+    assert "Bridge on pod network configuration is not enabled under kubevirt-config" in messages
 
 
 def test_unsupported_field_is_refused_not_dropped() -> None:

@@ -46,8 +46,7 @@ CASES = [
                         {"name": "c", "lun": {"bus": "scsi"}, "serial": "x"},
                     ],
                     "interfaces": [
-                        {"name": "n", "masquerade": {}, "model": "virtio"},
-                        {"name": "m", "bridge": {}},
+                        {"name": "n", "masquerade": {}, "model": "virtio", "macAddress": "02:00:00:00:00:01"},
                     ],
                     "inputs": [{"name": "t", "type": "tablet", "bus": "virtio"}],
                     "rng": {},
@@ -55,6 +54,7 @@ CASES = [
                     "autoattachSerialConsole": True,
                     "autoattachGraphicsDevice": False,
                     "autoattachMemBalloon": False,
+                    "autoattachPodInterface": False,
                 },
             },
             "networks": [{"name": "n", "pod": {}}],
@@ -109,11 +109,13 @@ CASES = [
                     "interfaces": [
                         {"name": "x", "sriov": {}},
                         {"name": "y", "masquerade": {}, "ports": [{"port": 80}]},
+                        {"name": "z", "bridge": {}},
                     ]
                 }
             }
         },
-        ["domain.devices.interfaces[0].sriov", "domain.devices.interfaces[1].ports"],
+        ["domain.devices.interfaces[0].sriov", "domain.devices.interfaces[1].ports",
+         "domain.devices.interfaces[2].bridge"],
         id="interface-bindings",
     ),
     pytest.param(
@@ -205,7 +207,7 @@ def test_every_feature_path_exists_in_the_models() -> None:
             id="volumes",
         ),
         pytest.param(
-            "interface bindings", SUPPORTED_INTERFACE_BINDINGS, ("masquerade", "bridge"), id="bindings"
+            "interface bindings", SUPPORTED_INTERFACE_BINDINGS, ("masquerade",), id="bindings"
         ),
         pytest.param("network sources", SUPPORTED_NETWORK_SOURCES, ("pod",), id="networks"),
     ],
