@@ -127,13 +127,22 @@ async def wait_for_crds_established(client: KubeClient, names: list[str], second
 
 
 def read_manifests(manifests: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, list[dict[str, Any]]]]]:
-    """The CRD documents, and per other file its documents (Namespaces first)."""
+    """The CRD documents, and per other file its documents; every file's Namespaces come first.
+
+    Files may use a Namespace another file creates (as with `kubectl apply -k`, which emits Namespaces
+    before anything else), so the Namespaces of all files form the first group.
+    """
     crds = [d for p in sorted((manifests / "crds").glob("*.yaml")) for d in load_documents(p)]
-    others = []
+    namespaces: list[dict[str, Any]] = []
+    others: list[tuple[Path, list[dict[str, Any]]]] = []
     for path in sorted(manifests.glob("*.yaml")):
+        if path.name == "kustomization.yaml":  # kustomize's build file, not an object
+            continue
         docs = load_documents(path)
-        docs.sort(key=lambda d: d["kind"] != "Namespace")
-        others.append((path, docs))
+        namespaces += [d for d in docs if d["kind"] == "Namespace"]
+        others.append((path, [d for d in docs if d["kind"] != "Namespace"]))
+    if namespaces:
+        others.insert(0, (manifests, namespaces))
     return crds, others
 
 
