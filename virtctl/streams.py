@@ -1,0 +1,146 @@
+"""Websocket streams of console and VNC: connecting (with upstream's retry) and copying bytes.
+
+`wait_for_stream` keeps dialing while the server answers 400 (the VMI exists but is not ready yet),
+once a second, until the timeout, as upstream's `SerialConsole`; any other rejection ends at once.
+`splice_stdio` copies stdin to the websocket and the websocket to stdout; `splice_tcp` does the same
+for one TCP connection. Both end when either side ends, and close the websocket.
+
+Stdin is read by a daemon thread (works for TTYs, pipes and files alike, and never blocks the event
+loop or interpreter exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, BinaryIO
+
+import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from .errors import CommandError
+
+ESCAPE = 0x1D  # ^]
+CHUNK = 32 * 1024
+
+
+def rejection_text(error: InvalidStatus) -> str:
+    """`Can't connect to websocket (CODE): MESSAGE`, MESSAGE being the Status message or the plain body."""
+    response = error.response
+    body = bytes(response.body or b"")
+    message = body.decode("utf-8", "replace").strip()
+    with contextlib.suppress(orjson.JSONDecodeError):
+        decoded = orjson.loads(body) if body else None
+        if isinstance(decoded, dict) and decoded.get("message"):
+            message = str(decoded["message"])
+    return f"Can't connect to websocket ({response.status_code}): {message}"
+
+
+async def wait_for_stream(
+    dial: Callable[[], Awaitable[ClientConnection]], *, retry_seconds: float, interval: float = 1.0,
+    sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ClientConnection:
+    """Dial until it succeeds, retrying only on HTTP 400; `retry_seconds` <= 0 means a single try."""
+    deadline = monotonic() + retry_seconds
+    while True:
+        try:
+            return await dial()
+        except InvalidStatus as e:
+            if e.response.status_code != 400 or retry_seconds <= 0:
+                raise CommandError(rejection_text(e)) from e
+            if monotonic() + interval > deadline:
+                raise CommandError("Timeout trying to connect to the virtual machine instance") from e
+        except (OSError, TimeoutError) as e:
+            raise CommandError(f"Can't connect to websocket: {e}") from e
+        await sleep(interval)
+
+
+def _stdin_reader(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
+    while True:
+        try:
+            data = os.read(fd, CHUNK)
+        except OSError:
+            data = b""
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, data)
+        except RuntimeError:  # the loop is closed: the command is over
+            return
+        if not data:
+            return
+
+
+async def _stdin_to_ws(ws: ClientConnection, fd: int, escape: bool) -> None:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    threading.Thread(target=_stdin_reader, args=(fd, asyncio.get_running_loop(), queue),
+                     name="virtctl-stdin", daemon=True).start()
+    while True:
+        data = await queue.get()
+        if not data:
+            return
+        if escape and ESCAPE in data:
+            head = data[: data.index(ESCAPE)]
+            if head:
+                await ws.send(head)
+            return
+        await ws.send(data)
+
+
+async def _ws_to_writer(ws: ClientConnection, write: Callable[[bytes], Awaitable[None] | None]) -> None:
+    async for message in ws:
+        result = write(message if isinstance(message, bytes) else message.encode())
+        if result is not None:
+            await result
+
+
+async def _first_done(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run the coroutines until one finishes (or fails); cancel the rest; re-raise a failure."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for t in done:
+        exc = t.exception()
+        if exc is not None and not isinstance(exc, ConnectionClosed):
+            raise exc
+
+
+async def splice_stdio(ws: ClientConnection, *, stdin_fd: int, stdout: BinaryIO, escape: bool) -> None:
+    """Copy stdin → websocket and websocket → stdout until either ends (or ^] when `escape`)."""
+
+    def write(data: bytes) -> None:
+        stdout.write(data)
+        stdout.flush()
+
+    try:
+        await _first_done(_stdin_to_ws(ws, stdin_fd, escape), _ws_to_writer(ws, write))
+    finally:
+        await ws.close()
+
+
+async def splice_tcp(ws: ClientConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy one TCP connection to and from the websocket until either ends."""
+
+    async def tcp_to_ws() -> None:
+        while data := await reader.read(CHUNK):
+            await ws.send(data)
+
+    async def write(data: bytes) -> None:
+        writer.write(data)
+        await writer.drain()
+
+    try:
+        await _first_done(tcp_to_ws(), _ws_to_writer(ws, write))
+    finally:
+        await ws.close()
+        writer.close()
+        with contextlib.suppress(OSError, ConnectionError):
+            await writer.wait_closed()
