@@ -47,6 +47,10 @@ HANDLER_SERVER_SECRET = "kubevirt-virt-handler-server-certs"
 HANDLER_CERT_DIR = "/etc/virt-handler/servercertificates"
 PRIVATE_DIR = "/var/run/kubevirt-private"
 NONROOT_UID = 107  # upstream's non-root user (qemu) in KubeVirt images
+#: `emulation` (TCG) until launcher Pods get /dev/kvm: the handler only advertises
+#: `devices.kubevirt.io/kvm` in Node status, no device plugin hands the device to the container yet.
+#: docs/operations.md shows the patch that switches an install to `kvm`.
+HYPERVISOR = "emulation"
 
 _CONTROLLER = Settings()
 _HANDLER = HandlerSettings(node_name="")
@@ -164,7 +168,7 @@ def _nonroot() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def controller_deployment() -> dict[str, Any]:
     labels = {"kubevirt.io": "virt-controller"}
-    args = ["--namespace", NAMESPACE, "--launcher-image", LAUNCHER_IMAGE, "--hypervisor", "kvm",
+    args = ["--namespace", NAMESPACE, "--launcher-image", LAUNCHER_IMAGE, "--hypervisor", HYPERVISOR,
             "--port", str(CONTROLLER_PORT), "--workers", str(_CONTROLLER.workers)]
     pod_sc, container_sc = _nonroot()
     anti_affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
@@ -208,7 +212,7 @@ def controller_deployment() -> dict[str, Any]:
 def handler_daemonset() -> dict[str, Any]:
     labels = {"kubevirt.io": "virt-handler"}
     run_dir = str(DEFAULT_RUN_DIR)
-    args = ["--node-name", "$(NODE_NAME)", "--run-dir", run_dir, "--hypervisor", "kvm",
+    args = ["--node-name", "$(NODE_NAME)", "--run-dir", run_dir, "--hypervisor", HYPERVISOR,
             "--port", str(HANDLER_PORT), "--health-port", str(HANDLER_HEALTH_PORT),
             "--tls-cert", f"{HANDLER_CERT_DIR}/tls.crt", "--tls-key", f"{HANDLER_CERT_DIR}/tls.key",
             "--client-ca", f"{HANDLER_CERT_DIR}/ca.crt"]
