@@ -209,3 +209,12 @@ def test_cluster_roles_do_not_grant(role: str, group: str, resource: str, verb: 
     rules = _by_kind_name()[("ClusterRole", role)]["rules"]
     assert not _allows(rules, group, resource, verb)
     assert not any("*" in r["apiGroups"] or "*" in r["resources"] or "*" in r["verbs"] for r in rules)
+
+
+def test_argument_positions_the_operations_guide_patches() -> None:
+    """docs/operations.md patches these JSON-pointer indexes; the two hypervisor modes must agree."""
+    controller = _container(_by_kind_name()[("Deployment", "virt-controller")])["args"]
+    handler = _container(_by_kind_name()[("DaemonSet", "virt-handler")])["args"]
+    assert controller[2] == "--launcher-image" and controller[4] == "--hypervisor"
+    assert handler[4] == "--hypervisor"
+    assert controller[5] == handler[5]
