@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from virt_api import certs as virt_api_certs  # noqa: E402
-from virt_api.manifests import HANDLER_CLIENT_SECRET  # noqa: E402
+from virt_api.manifests import CERT_SECRET, HANDLER_CLIENT_SECRET  # noqa: E402
 from virt_client.errors import NotFound  # noqa: E402
 from virt_client.kube import KubeClient  # noqa: E402
 from virt_client.resources import SECRETS  # noqa: E402
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             await apply(kube, args.dir, args.namespace)
 
     asyncio.run(_apply())
-    print(f"applied Secrets {virt_api_certs.CERT_SECRET}, {HANDLER_CLIENT_SECRET}, {HANDLER_SERVER_SECRET} "
+    print(f"applied Secrets {CERT_SECRET}, {HANDLER_CLIENT_SECRET}, {HANDLER_SERVER_SECRET} "
           f"in {args.namespace} and the caBundles")
     return 0
 
