@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from virt_client import unix_sockets
+
 VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -182,7 +184,7 @@ class LauncherClient:
 
     async def _call_locked(self, cmd: Command | str, args: dict[str, Any] | None) -> dict[str, Any]:
         if self._writer is None:
-            self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=MAX_MESSAGE_BYTES)
+            self._reader, self._writer = await unix_sockets.open_unix_connection(str(self.path), limit=MAX_MESSAGE_BYTES)
         assert self._reader is not None
         self._next_id += 1
         request_id = self._next_id
@@ -269,4 +271,4 @@ async def serve_notify(path: str, handler: NotifyHandler) -> asyncio.AbstractSer
         finally:
             writer.close()
 
-    return await asyncio.start_unix_server(on_connection, path=path, limit=MAX_MESSAGE_BYTES)
+    return await unix_sockets.start_unix_server(on_connection, str(path), limit=MAX_MESSAGE_BYTES)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from virt_client import unix_sockets
 from virt_client.launcher_protocol import MAX_MESSAGE_BYTES, ProtocolError, decode
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class NotifyServer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_MESSAGE_BYTES)
+        self._server = await unix_sockets.start_unix_server(self._serve, str(self.path), limit=MAX_MESSAGE_BYTES)
         # launchers may run as another (non-root) user on a cluster node
         os.chmod(self.path, 0o666)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 from aiohttp import WSMsgType, web
 
+from virt_client import unix_sockets
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.launcher_protocol import (
     SERIAL_SOCKET_NAME,
@@ -100,7 +101,7 @@ class HandlerServer:
         kind = request.match_info["stream"]
         path = self.settings.launcher_dir(uid) / STREAMS[kind]
         try:
-            reader, writer = await asyncio.open_unix_connection(str(path))
+            reader, writer = await unix_sockets.open_unix_connection(str(path))
         except OSError as exc:
             return status_response(400, "BadRequest", f"no {kind} for {key}: {exc}")
         ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=self.heartbeat, max_msg_size=CHUNK * 16)
