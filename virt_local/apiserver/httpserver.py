@@ -123,11 +123,15 @@ class HttpServer:
         self.handler = handler
         self.max_body = max_body
         self._conns: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def serve(self, host: str, port: int, ssl_ctx: ssl.SSLContext | None) -> asyncio.Server:
         return await asyncio.start_server(self._on_conn, host, port, ssl=ssl_ctx, limit=2**20, backlog=1024)
 
     async def close_connections(self) -> None:
+        """Drop every open connection at once (no TLS goodbye: clients reconnect elsewhere)."""
+        for w in list(self._writers):
+            w.transport.abort()
         for t in list(self._conns):
             t.cancel()
         for t in list(self._conns):
@@ -138,12 +142,14 @@ class HttpServer:
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
+        self._writers.add(writer)
         try:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.CancelledError):
             pass
         finally:
             self._conns.discard(task)
+            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

@@ -116,7 +116,7 @@ _DISCOVERY = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/open
 
 
 def bootstrap_policy() -> list[dict[str, Any]]:
-    """The default ClusterRoles, then the default ClusterRoleBindings."""
+    """The default ClusterRoles, the default ClusterRoleBindings, then namespaced bootstrap Roles."""
     roles = [
         _cluster_role("cluster-admin", [_rule(["*"], ["*"], ["*"]), _urls(["*"], ["*"])]),
         _cluster_role("admin", [], aggregate_from="admin"),
@@ -156,4 +156,12 @@ def bootstrap_policy() -> list[dict[str, Any]]:
             ["system:authenticated", "system:unauthenticated"],
         ),  # fmt: skip
     ]
-    return roles + bindings
+    namespaced = [
+        # kube-apiserver's bootstrap Role that extension API servers bind to read their client CAs
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system",
+                      "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"],
+                    "resourceNames": ["extension-apiserver-authentication"]}]},
+    ]
+    return roles + bindings + namespaced

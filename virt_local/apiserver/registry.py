@@ -85,7 +85,7 @@ class ResourceTable:
         for (g, v) in self.aggregated:
             if v not in gv.setdefault(g, []):
                 gv[g].append(v)
-        for g, vs in gv.items():
+        for vs in gv.values():
             vs.sort(key=_version_priority)
         return gv
 

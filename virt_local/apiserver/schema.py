@@ -14,8 +14,9 @@ dicts as stored in the CRD (camelCase keys, `x-kubernetes-*` extensions).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from virt_local.apiserver.meta_validation import (
     dns1123_label,
@@ -43,6 +44,13 @@ __all__ = [
 _RESOURCE_FIELDS = ("apiVersion", "kind", "metadata")
 
 
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON data (much faster than copy.deepcopy for API objects)."""
+    if isinstance(value, (dict, list)):
+        return orjson.loads(orjson.dumps(value))
+    return value
+
+
 def _as_schema(schema: Any) -> dict[str, Any]:
     return schema if isinstance(schema, dict) else {}
 
@@ -64,7 +72,7 @@ def _prune(value: Any, schema: dict[str, Any], path: str, dropped: list[str], *,
         items = _as_schema(schema.get("items"))
         return [_prune(v, items, index(path, i), dropped, resource_root=False) for i, v in enumerate(value)]
     if not isinstance(value, dict):
-        return copy.deepcopy(value)
+        return _json_copy(value)
     embedded = resource_root or schema.get("x-kubernetes-embedded-resource") is True
     preserve = schema.get("x-kubernetes-preserve-unknown-fields") is True
     props = schema.get("properties")
@@ -74,13 +82,13 @@ def _prune(value: Any, schema: dict[str, Any], path: str, dropped: list[str], *,
     for k, v in value.items():
         sub = child(path, str(k))
         if embedded and k in _RESOURCE_FIELDS and (k == "metadata" or k not in props):
-            out[k] = copy.deepcopy(v)
+            out[k] = _json_copy(v)
         elif k in props:
             out[k] = _prune(v, _as_schema(props[k]), sub, dropped, resource_root=False)
         elif isinstance(additional, dict):
             out[k] = _prune(v, additional, sub, dropped, resource_root=False)
         elif preserve or additional is True:
-            out[k] = copy.deepcopy(v)
+            out[k] = _json_copy(v)
         else:
             dropped.append(sub)
     return out
@@ -93,7 +101,7 @@ def apply_defaults(obj: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any
     also inside array items and additionalProperties values; defaults of nested properties are
     applied only where their parent object exists (possibly because the parent was defaulted).
     """
-    out = copy.deepcopy(obj)
+    out = _json_copy(obj)
     _default(out, _as_schema(schema))
     return out
 
@@ -109,20 +117,20 @@ def _default(value: Any, schema: dict[str, Any]) -> None:
         for k, prop in props.items():
             prop = _as_schema(prop)
             if "default" in prop and (k not in value or _null_to_default(value[k], prop)):
-                value[k] = copy.deepcopy(prop["default"])
+                value[k] = _json_copy(prop["default"])
         additional = schema.get("additionalProperties")
         for k in list(value):
             if k in props:
                 _default(value[k], _as_schema(props[k]))
             elif isinstance(additional, dict):
                 if _null_to_default(value[k], additional):
-                    value[k] = copy.deepcopy(additional["default"])
+                    value[k] = _json_copy(additional["default"])
                 _default(value[k], additional)
     elif isinstance(value, list):
         items = _as_schema(schema.get("items"))
         for i, item in enumerate(value):
             if _null_to_default(item, items):
-                value[i] = copy.deepcopy(items["default"])
+                value[i] = _json_copy(items["default"])
             _default(value[i], items)
 
 

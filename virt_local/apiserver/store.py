@@ -86,6 +86,7 @@ class Store:
         self.max_queue = max_queue
         self.field_getters: dict[TypeKey, FieldGetter] = {}
         self.listeners: list[Callable[[Event], None]] = []
+        self._batch: tuple[list[Write], list[Event], asyncio.Future[None]] | None = None
 
     # ---- loading -------------------------------------------------------------------------
     def load(self) -> int:
@@ -170,10 +171,35 @@ class Store:
                 writes.append(Write(storage_key(tk, ns, name), rv, raw))
                 events.append(Event(rv, tk, "MODIFIED" if prev is not None else "ADDED", entry, prev))
             out.append(entry)
-        fut = self.storage.submit(writes, self.revision)
-        fut.add_done_callback(lambda f: self._publish(events) if not f.exception() else None)
-        await fut
+        fut = self._enqueue(writes, events)
+        await asyncio.shield(fut)
         return out
+
+    def _enqueue(self, writes: list[Write], events: list[Event]) -> asyncio.Future[None]:
+        """Join the batch that is flushed to storage at the end of this loop iteration: one
+        transaction and one thread hand-off for all writes made concurrently."""
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = ([], [], loop.create_future())
+            loop.call_soon(self._flush)
+        self._batch[0].extend(writes)
+        self._batch[1].extend(events)
+        return self._batch[2]
+
+    def _flush(self) -> None:
+        assert self._batch is not None
+        writes, events, waiter = self._batch
+        self._batch = None
+        fut = self.storage.submit(writes, self.revision)
+
+        def done(f: asyncio.Future[None]) -> None:
+            exc = f.exception()
+            if exc is None:
+                self._publish(events)
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
+        fut.add_done_callback(done)
 
     # ---- watch ---------------------------------------------------------------------------
     def _publish(self, events: list[Event]) -> None:
