@@ -8,6 +8,7 @@ package, so tests and other processes importing `virt_launcher` modules are unaf
 
 from __future__ import annotations
 
+import signal
 import sys
 
 
@@ -20,7 +21,12 @@ def main(argv: list[str] | None = None) -> None:
     from virt_launcher.settings import parse_args
 
     settings = parse_args(argv)
-    sys.exit(asyncio.run(run(settings)))
+    code = asyncio.run(run(settings))
+    # The domain is gone and the events are delivered; a SIGTERM now (the Pod of a final VMI being
+    # deleted) must not turn a clean exit into "killed by signal" (143) during interpreter teardown.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
