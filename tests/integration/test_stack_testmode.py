@@ -1,0 +1,85 @@
+"""The whole stack with libvirt's test driver: `virt-local up --hypervisor test`, the README's VM.
+
+kubectl apply of examples/vm-kernelboot.yaml → VMI Running and VM Running; runStrategy Halted → VMI and
+launcher Pod gone, VM Stopped; a plain VMI deleted → gone with its Pod; Ctrl-C of `up` leaves no process.
+The kernel-boot image only has to exist in the image store (the test driver boots nothing), so a small
+directory stands in for the guest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = "kubevirt-py/tiny-guest-kernel:latest"
+
+VMI = """
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: plain}
+spec:
+  domain:
+    firmware:
+      kernelBoot:
+        container: {image: kubevirt-py/tiny-guest-kernel:latest, kernelPath: /boot/vmlinuz, initrdPath: /boot/initrd.gz}
+    resources: {requests: {memory: 64Mi}}
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
+    root = tmp_path_factory.mktemp("stack")
+    image = root / "kernel-boot"
+    (image / "boot").mkdir(parents=True)
+    (image / "boot" / "vmlinuz").write_bytes(b"not a kernel: the test driver boots nothing\n")
+    (image / "boot" / "initrd.gz").write_bytes(b"")
+    vl = start_virt_local(root / "d", "test")
+    try:
+        vl.images_import(IMAGE, image, directory=True)
+        yield vl
+    finally:
+        left = vl.stop()
+        vl.kill_leftovers(left)
+    assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
+
+
+def _launcher_pods(vl: VirtLocal, vmi: str) -> list[dict[str, object]]:
+    return vl.list("pods", "-l", f"vm.kubevirt.io/name={vmi}")
+
+
+def test_vm_runs_and_halts(stack: VirtLocal) -> None:
+    stack.kubectl("apply", "-f", str(REPO / "examples" / "vm-kernelboot.yaml"))
+    wait_for("VMI tiny Running", lambda: stack.phase("vmi", "tiny") == "Running", 60)
+    vm = wait_for("VM tiny printableStatus Running",
+                  lambda: (o := stack.get("vm", "tiny")) and o.get("status", {}).get("printableStatus") == "Running"
+                  and o, 30)
+    assert vm["status"]["ready"] is True
+    vmi = stack.get("vmi", "tiny")
+    assert vmi is not None
+    assert vmi["status"]["nodeName"] == "node-1"
+    assert vmi["spec"]["domain"]["devices"]["interfaces"] == [{"name": "default", "masquerade": {}}]
+    assert [p["status"]["phase"] for p in _launcher_pods(stack, "tiny")] == ["Running"]  # type: ignore[index]
+
+    stack.kubectl("patch", "vm", "tiny", "--type", "merge", "-p", '{"spec":{"runStrategy":"Halted"}}')
+    wait_for("VMI tiny gone", lambda: stack.get("vmi", "tiny") is None, 60)
+    wait_for("launcher Pod of tiny gone", lambda: not _launcher_pods(stack, "tiny"), 60)
+    wait_for("VM tiny Stopped",
+             lambda: ((stack.get("vm", "tiny") or {}).get("status") or {}).get("printableStatus") == "Stopped", 30)
+    stack.kubectl("delete", "vm", "tiny")
+    wait_for("VM tiny gone", lambda: stack.get("vm", "tiny") is None, 30)
+
+
+def test_vmi_deleted_goes_away_with_its_pod(stack: VirtLocal) -> None:
+    stack.kubectl("apply", "-f", "-", input=VMI)
+    wait_for("VMI plain Running", lambda: stack.phase("vmi", "plain") == "Running", 60)
+    stack.kubectl("delete", "vmi", "plain")
+    assert stack.get("vmi", "plain") is None
+    wait_for("launcher Pod of plain gone", lambda: not _launcher_pods(stack, "plain"), 60)
