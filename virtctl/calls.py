@@ -53,6 +53,12 @@ def vmi_stream_path(namespace: str, name: str, stream: str) -> str:
     return SUB_VMIS.path(namespace, name, stream)
 
 
+def options(**fields: Any) -> dict[str, Any]:
+    """An options body as Go marshals it with `omitempty`: fields left at None are omitted; keys are
+    given in upstream's JSON spelling and field order (e.g. `paused`, `dryRun`)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def dry_run_option(dry_run: bool) -> list[str] | None:
     """`["All"]` when asked, else None (omitted from the body)."""
     return [DRY_RUN_ALL] if dry_run else None

@@ -10,8 +10,6 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel
-
 from virt_client.errors import ApiError, TransportError
 
 from .calls import DRY_RUN_NOTICE, Call
@@ -29,11 +27,6 @@ def add_command(sub: Any, common: argparse.ArgumentParser, name: str, *, summary
         epilog=f"Examples:\n{example}" if example else None, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(run=run)
     return parser
-
-
-def wire(options: BaseModel) -> dict[str, Any]:
-    """An options model as upstream marshals it: camelCase, unset and default-empty fields omitted."""
-    return options.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 def announce_dry_run(dry_run: bool) -> None:

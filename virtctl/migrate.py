@@ -6,10 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from virt_client.api.options import MigrateOptions
-
-from .calls import Call, add_dry_run, dry_run_option, vm_action
-from .command import add_command, announce_dry_run, perform, wire
+from .calls import Call, add_dry_run, dry_run_option, options, vm_action
+from .command import add_command, announce_dry_run, perform
 from .errors import CommandError
 from .session import Session
 
@@ -28,9 +26,8 @@ def parse_selector(text: str | None) -> dict[str, str] | None:
 
 
 def request(args: argparse.Namespace, namespace: str) -> Call:
-    options = MigrateOptions(added_node_selector=parse_selector(args.added_node_selector),
-                             dry_run=dry_run_option(args.dry_run))
-    return vm_action(namespace, args.name, "migrate", wire(options))
+    body = options(dryRun=dry_run_option(args.dry_run), addedNodeSelector=parse_selector(args.added_node_selector))
+    return vm_action(namespace, args.name, "migrate", body)
 
 
 async def run(args: argparse.Namespace, session: Session) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from virt_client.api.options import PauseOptions, UnpauseOptions
 from virt_client.errors import ApiError, NotFound, TransportError
 from virt_client.resources import VMS
 
-from .calls import Call, add_dry_run, dry_run_option, vmi_action
-from .command import add_command, announce_dry_run, wire
+from .calls import Call, add_dry_run, dry_run_option, options, vmi_action
+from .command import add_command, announce_dry_run
 from .errors import CommandError
 from .session import Session, describe
 
@@ -39,8 +38,7 @@ def vmi_name_of(vm: dict[str, Any]) -> str:
 
 
 def request(action: str, namespace: str, vmi_name: str, dry_run: bool) -> Call:
-    model = PauseOptions if action == "pause" else UnpauseOptions
-    return vmi_action(namespace, vmi_name, action, wire(model(dry_run=dry_run_option(dry_run))))
+    return vmi_action(namespace, vmi_name, action, options(dryRun=dry_run_option(dry_run)))
 
 
 def _not_found_message(action: str, vm: dict[str, Any], vmi_name: str) -> str:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from virt_client.api.options import RestartOptions
-
-from .calls import Call, add_dry_run, add_force_grace, dry_run_option, forced_grace_period, vm_action
-from .command import add_command, announce_dry_run, perform, wire
+from .calls import Call, add_dry_run, add_force_grace, dry_run_option, forced_grace_period, options, vm_action
+from .command import add_command, announce_dry_run, perform
 from .session import Session
 
 
 def request(args: argparse.Namespace, namespace: str) -> Call:
-    options = RestartOptions(grace_period_seconds=forced_grace_period(args), dry_run=dry_run_option(args.dry_run))
-    return vm_action(namespace, args.name, "restart", wire(options))
+    body = options(gracePeriodSeconds=forced_grace_period(args), dryRun=dry_run_option(args.dry_run))
+    return vm_action(namespace, args.name, "restart", body)
 
 
 async def run(args: argparse.Namespace, session: Session) -> None:

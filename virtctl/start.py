@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from virt_client.api.options import StartOptions
-
-from .calls import Call, add_dry_run, dry_run_option, vm_action
-from .command import add_command, announce_dry_run, perform, wire
+from .calls import Call, add_dry_run, dry_run_option, options, vm_action
+from .command import add_command, announce_dry_run, perform
 from .session import Session
 
 
 def request(args: argparse.Namespace, namespace: str) -> Call:
-    options = StartOptions(paused=True if args.paused else None, dry_run=dry_run_option(args.dry_run))
-    return vm_action(namespace, args.name, "start", wire(options))
+    body = options(paused=True if args.paused else None, dryRun=dry_run_option(args.dry_run))
+    return vm_action(namespace, args.name, "start", body)
 
 
 async def run(args: argparse.Namespace, session: Session) -> None:

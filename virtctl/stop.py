@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from virt_client.api.options import StopOptions
-
-from .calls import Call, add_dry_run, add_force_grace, dry_run_option, forced_grace_period, vm_action
-from .command import add_command, announce_dry_run, perform, wire
+from .calls import Call, add_dry_run, add_force_grace, dry_run_option, forced_grace_period, options, vm_action
+from .command import add_command, announce_dry_run, perform
 from .session import Session
 
 
 def request(args: argparse.Namespace, namespace: str) -> Call:
-    options = StopOptions(grace_period=forced_grace_period(args), dry_run=dry_run_option(args.dry_run))
-    return vm_action(namespace, args.name, "stop", wire(options))
+    body = options(gracePeriod=forced_grace_period(args), dryRun=dry_run_option(args.dry_run))
+    return vm_action(namespace, args.name, "stop", body)
 
 
 async def run(args: argparse.Namespace, session: Session) -> None:
