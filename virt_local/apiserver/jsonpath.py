@@ -230,6 +230,8 @@ class _Parser:
             raise self.error("expected an index, a slice, a quoted key or '*'")
         self.pos = match.end()
         start, stop, step = match.groups()
+        if any(part in ("-", "+") for part in (start, stop, step)):
+            raise self.error("expected a number after the sign")
         if stop is None and step is None and ":" not in match.group(0):
             if not start:
                 raise self.error("expected an index")

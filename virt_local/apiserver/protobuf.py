@@ -104,11 +104,12 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
 
 
 def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
-    out = []
+    out: list[tuple[int, int, Any]] = []
     i = 0
     while i < len(buf):
         key, i = _varint(buf, i)
         num, wire = key >> 3, key & 7
+        val: Any
         if wire == 0:
             val, i = _varint(buf, i)
         elif wire == 2:

@@ -118,9 +118,11 @@ def decode_body(req: Request) -> Any:
             raise errors.ApiError(415, "UnsupportedMediaType", str(e)) from None
     try:
         if "yaml" in ctype:
-            return yaml.safe_load(req.body)
+            data = yaml.safe_load(req.body)
+            orjson.dumps(data)  # only what JSON can carry (no 64-bit overflow, no binary, no dates)
+            return data
         return orjson.loads(req.body)
-    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, yaml.YAMLError, UnicodeDecodeError) as e:
         raise errors.bad_request(f"the request body is not valid {'YAML' if 'yaml' in ctype else 'JSON'}: "
                                  f"{str(e).splitlines()[0]}") from None
 
@@ -422,7 +424,8 @@ def apply_patch(call: Call, current: dict[str, Any]) -> dict[str, Any]:
     ctype = call.req.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         body = orjson.loads(call.req.body) if "yaml" not in ctype else yaml.safe_load(call.req.body)
-    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as e:
+        orjson.dumps(body)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, yaml.YAMLError, UnicodeDecodeError) as e:
         raise errors.bad_request(f"the patch is not valid JSON: {str(e).splitlines()[0]}") from None
     try:
         if ctype == "application/json-patch+json":

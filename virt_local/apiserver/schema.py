@@ -14,6 +14,7 @@ dicts as stored in the CRD (camelCase keys, `x-kubernetes-*` extensions).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import orjson
@@ -47,7 +48,10 @@ _RESOURCE_FIELDS = ("apiVersion", "kind", "metadata")
 def _json_copy(value: Any) -> Any:
     """A deep copy of JSON data (much faster than copy.deepcopy for API objects)."""
     if isinstance(value, (dict, list)):
-        return orjson.loads(orjson.dumps(value))
+        try:
+            return orjson.loads(orjson.dumps(value))
+        except TypeError:  # e.g. integers beyond 64 bits, which JSON bodies cannot carry
+            return copy.deepcopy(value)
     return value
 
 
@@ -101,7 +105,7 @@ def apply_defaults(obj: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any
     also inside array items and additionalProperties values; defaults of nested properties are
     applied only where their parent object exists (possibly because the parent was defaulted).
     """
-    out = _json_copy(obj)
+    out: dict[str, Any] = _json_copy(obj)
     _default(out, _as_schema(schema))
     return out
 

@@ -115,7 +115,7 @@ class ApiServer:
         return "Terminating" if b'"deletionTimestamp"' in e.raw else "Active"
 
     def _default_log_locator(self, pod: dict[str, Any], container: str) -> Path | None:
-        uid = pod["metadata"].get("uid", "")
+        uid = str(pod["metadata"].get("uid", ""))
         return self.settings.data_dir / "pods" / uid / "logs" / f"{container}.log"
 
     def rbac(self) -> RbacSnapshot:

@@ -9,6 +9,7 @@ and published to watchers only after its SQLite transaction committed, in revisi
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ class Store:
         self.max_queue = max_queue
         self.field_getters: dict[TypeKey, FieldGetter] = {}
         self.listeners: list[Callable[[Event], None]] = []
-        self._batch: tuple[list[Write], list[Event], asyncio.Future[None]] | None = None
+        self._batch: tuple[builtins.list[Write], builtins.list[Event], asyncio.Future[None]] | None = None
 
     # ---- loading -------------------------------------------------------------------------
     def load(self) -> int:
@@ -148,10 +149,10 @@ class Store:
         """Remove the object; `obj` is its final state, published with the deletion revision."""
         return (await self.commit([(tk, obj, True)]))[0]
 
-    async def commit(self, changes: Iterable[tuple[TypeKey, dict[str, Any], bool]]) -> list[Entry]:
-        writes: list[Write] = []
-        events: list[Event] = []
-        out: list[Entry] = []
+    async def commit(self, changes: Iterable[tuple[TypeKey, dict[str, Any], bool]]) -> builtins.list[Entry]:
+        writes: builtins.list[Write] = []
+        events: builtins.list[Event] = []
+        out: builtins.list[Entry] = []
         for tk, obj, deleting in changes:
             md = obj["metadata"]
             ns, name = md.get("namespace", "") or "", md["name"]
@@ -175,7 +176,7 @@ class Store:
         await asyncio.shield(fut)
         return out
 
-    def _enqueue(self, writes: list[Write], events: list[Event]) -> asyncio.Future[None]:
+    def _enqueue(self, writes: builtins.list[Write], events: builtins.list[Event]) -> asyncio.Future[None]:
         """Join the batch that is flushed to storage at the end of this loop iteration: one
         transaction and one thread hand-off for all writes made concurrently."""
         if self._batch is None:
@@ -202,7 +203,7 @@ class Store:
         fut.add_done_callback(done)
 
     # ---- watch ---------------------------------------------------------------------------
-    def _publish(self, events: list[Event]) -> None:
+    def _publish(self, events: builtins.list[Event]) -> None:
         for ev in events:
             self.history.append(ev)
             if len(self.history) > self.history_max:
