@@ -36,6 +36,9 @@ from virt_launcher.libvirt_conn import Connection
 from virt_launcher.notifier import Notifier
 from virt_launcher.settings import LauncherSettings
 
+#: After the grace period's destroy, how long to wait for the domain to be reported gone before exiting.
+KILL_REPORT_SECONDS = 10.0
+
 
 class Launcher:
     def __init__(self, settings: LauncherSettings) -> None:
@@ -175,7 +178,8 @@ class Launcher:
     async def _graceful_shutdown(self) -> None:
         await self._terminate.wait()
         m = self.manager
-        if m is None or m.spec is None or m.domain_gone.is_set():
+        if m is None or m.spec is None or m.domain_gone.is_set() or not m.domain_started.is_set():
+            # nothing runs (no sync yet, or the domain never started): nothing to shut down
             self.done.set()
             return
         grace = self.settings.grace_period if self.settings.grace_period is not None else m.spec.grace_period
@@ -188,14 +192,15 @@ class Launcher:
             pass
         try:
             await asyncio.wait_for(m.domain_gone.wait(), grace)
+            return
         except TimeoutError:
             with contextlib.suppress(LauncherError):
                 await m.command(Command.KILL)
-        else:
-            return
-        if grace == 0:
-            with contextlib.suppress(LauncherError):
-                await m.command(Command.KILL)
+        # A domain that will not go (or whose state never reaches us) must not keep the Pod alive:
+        # give the destroy a moment to be reported, then end; the cleanup destroys what is left.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(m.domain_gone.wait(), KILL_REPORT_SECONDS)
+        self.done.set()
 
     async def _supervise_daemon(self) -> None:
         assert self.daemon is not None and self.manager is not None

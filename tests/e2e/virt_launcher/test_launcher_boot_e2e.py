@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from virt_client.launcher_protocol import LauncherClient, LauncherError
+
+CAPABILITIES_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "kubevirt-py" / "qemu-capabilities"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -98,3 +105,30 @@ async def test_killed_libvirtd_without_restarts_fails_the_vm(launch: Any) -> Non
         code, err = await la.wait_for_exit()
         assert code == 1
         assert "DaemonFailed" in err
+
+
+
+async def test_sigterm_after_a_failed_start_exits_at_once(tmp_path: Path) -> None:
+    """A domain QEMU could not start (its kernel file missing) must not keep the launcher, and its Pod, alive."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "virt_launcher.main", "--dir", str(tmp_path / "l"), "--hypervisor", "emulation",
+        "--kernel-boot-dir", str(tmp_path / "missing"), "--capabilities-cache", str(CAPABILITIES_CACHE),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    client = LauncherClient(str(tmp_path / "l" / "launcher.sock"), timeout=60)
+    try:
+        async with asyncio.timeout(30):
+            while not (tmp_path / "l" / "launcher.sock").exists():
+                assert proc.returncode is None, "launcher exited early"
+                await asyncio.sleep(0.05)
+        with pytest.raises(LauncherError) as excinfo:
+            await client.sync(tiny_vmi(kernel_boot=True))
+        assert "kernel" in str(excinfo.value)
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            await proc.communicate()
+        assert proc.returncode == 0
+    finally:
+        await client.close()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
