@@ -43,6 +43,7 @@ SOCKETS_DIR = f"{RUN_DIR}/sockets"
 NOTIFY_SOCKET = f"{RUN_DIR}/handler/notify.sock"
 CONTAINER_DISKS_DIR = f"{RUN_DIR}/container-disks"
 PVC_DIR = "/var/run/kubevirt-private/vmi-disks"
+CAPABILITIES_CACHE_DIR = f"{RUN_DIR}/capabilities-cache"
 RUN_VOLUME = "kubevirt-run"
 KERNEL_BOOT_VOLUME = "kernel-boot"
 POD_GRACE_PADDING = 30  # the handler finishes ACPI shutdown within the VMI's grace; the Pod waits longer
@@ -150,7 +151,10 @@ def render_launcher_pod(vmi: Mapping[str, Any], config: LauncherConfig, suffix: 
         "imagePullPolicy": default_pull_policy(config.image),
         "command": ["virt-launcher"],
         "args": ["--dir", f"{SOCKETS_DIR}/{uid}", "--hypervisor", str(config.hypervisor),
-                 "--notify-socket", NOTIFY_SOCKET, "--grace-period", str(grace)],
+                 "--notify-socket", NOTIFY_SOCKET, "--grace-period", str(grace),
+                 # where this Pod mounts images and PVCs; the launcher's own defaults are under --dir
+                 "--container-disk-dir", CONTAINER_DISKS_DIR, "--pvc-dir", PVC_DIR,
+                 "--capabilities-cache", CAPABILITIES_CACHE_DIR],
         "resources": compute_resources(spec.get("domain") or {}, config.hypervisor),
         "volumeMounts": mounts,
     }

@@ -37,7 +37,9 @@ def test_always_vm_runs_and_stops(cluster: Cluster, controller: ControllerProces
     assert pod["metadata"]["ownerReferences"][0]["uid"] == uid
     assert pod["spec"]["containers"][0]["args"] == [
         "--dir", f"/var/run/kubevirt/sockets/{uid}", "--hypervisor", "test",
-        "--notify-socket", "/var/run/kubevirt/handler/notify.sock", "--grace-period", "5"]
+        "--notify-socket", "/var/run/kubevirt/handler/notify.sock", "--grace-period", "5",
+        "--container-disk-dir", "/var/run/kubevirt/container-disks", "--pvc-dir", "/var/run/kubevirt-private/vmi-disks",
+        "--capabilities-cache", "/var/run/kubevirt/capabilities-cache"]
     assert pod["spec"]["nodeSelector"] == {"kubevirt.io/schedulable": "true"}
     assert pod["spec"]["terminationGracePeriodSeconds"] == 35
     wait_for("phase Scheduling", lambda: api.vmi(ns, "vm1")["status"].get("phase") == "Scheduling")
