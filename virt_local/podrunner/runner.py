@@ -102,7 +102,10 @@ class PodRunner:
     async def stop(self, wait_seconds: float = 20.0) -> None:
         """End every container of this node (grace periods capped), post their status, wait for it."""
         self._stopping = True
-        for worker in list(self.workers.values()):
+        # A snapshot: a worker cancelled by the timeout below leaves `self.workers`, and its
+        # processes must still be killed.
+        workers = list(self.workers.values())
+        for worker in workers:
             worker.stop()
         tasks = list(self._tasks.values())
         if tasks:
@@ -110,6 +113,6 @@ class PodRunner:
                 async with asyncio.timeout(wait_seconds):
                     await asyncio.gather(*tasks, return_exceptions=True)
         # Whatever did not end in time is killed outright: nothing may outlive virt-local.
-        for worker in list(self.workers.values()):
+        for worker in workers:
             for proc in list(worker.procs.values()):
                 process.kill_group(proc)

@@ -1,0 +1,42 @@
+"""Ctrl-C of `virt-local up` while a Pod is being deleted and its container ignores SIGTERM: the
+container's processes are killed anyway (nothing may outlive virt-local)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.virtlocal import processes_mentioning, start_virt_local, wait_for
+
+pytestmark = pytest.mark.slow
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 600
+  containers: [{name: main, image: test/stubborn:v1}]
+"""
+
+
+def test_stop_kills_a_terminating_container_that_ignores_sigterm(tmp_path: Path) -> None:
+    script = tmp_path / "stubborn.sh"
+    marker = f"stubborn-{tmp_path.name}"
+    script.write_text(f"#!/bin/sh\n# {marker}\ntrap '' TERM\nwhile :; do sleep 1; done\n")
+    script.chmod(0o755)
+    vl = start_virt_local(tmp_path / "d", "test", "--no-kubevirt", "--image-map", f"test/stubborn={script}")
+    try:
+        vl.kubectl("apply", "-f", "-", input=POD)
+        wait_for("Pod stubborn Running", lambda: vl.phase("pod", "stubborn") == "Running", 30)
+        assert processes_mentioning([str(script)])
+        vl.kubectl("delete", "pod", "stubborn", "--wait=false")
+        wait_for("Pod stubborn terminating",
+                 lambda: ((vl.get("pod", "stubborn") or {}).get("metadata") or {}).get("deletionTimestamp"), 30)
+    finally:
+        left = vl.stop()
+        left.update(processes_mentioning([str(script)]))
+        vl.kill_leftovers(left)
+    assert not left, f"processes left behind: {json.dumps(left, indent=1)}"
