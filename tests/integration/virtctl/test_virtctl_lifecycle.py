@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from typing import Any
 
 import pytest
 from virtctl_stack import VIRTCTL, Stack, condition, vm_manifest, wait_for
@@ -27,11 +28,11 @@ def fails(res: subprocess.CompletedProcess[str], message: str) -> None:
     assert message in res.stderr, res.stderr
 
 
-def running_vmi(stack: Stack, name: str, namespace: str = "default") -> dict[str, object]:
-    def check() -> dict[str, object] | None:
+def running_vmi(stack: Stack, name: str, namespace: str = "default") -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
         vmi = stack.get("vmi", name, namespace)
         return vmi if vmi and vmi.get("status", {}).get("phase") == "Running" else None
-    result: dict[str, object] = wait_for(f"VMI {name} Running", check, 60)
+    result: dict[str, Any] = wait_for(f"VMI {name} Running", check, 60)
     return result
 
 
@@ -53,7 +54,7 @@ def test_manual_vm_lifecycle(stack: Stack) -> None:
     fails(stack.virtctl("start", "manual"), "VM is already running")
 
     ok(stack.virtctl("restart", "manual"))
-    uid = first["metadata"]["uid"]  # type: ignore[index]
+    uid = first["metadata"]["uid"]
     wait_for("a new VMI after restart", lambda: (v := stack.get("vmi", "manual")) and v["metadata"]["uid"] != uid
              and v["status"].get("phase") == "Running", 60)
 
@@ -65,21 +66,22 @@ def test_manual_vm_lifecycle(stack: Stack) -> None:
     ok(stack.virtctl("start", "manual", "--paused"))
     paused = wait_for("VMI started paused", lambda: condition(stack.get("vmi", "manual"), "Paused") == "True", 60)
     assert paused
-    assert stack.get("vmi", "manual")["spec"]["startStrategy"] == "Paused"  # type: ignore[index]
+    assert stack.obj("vmi", "manual")["spec"]["startStrategy"] == "Paused"
     ok(stack.virtctl("stop", "manual", "--force", "--grace-period", "0"))
     wait_for("VMI gone after force stop", lambda: stack.get("vmi", "manual") is None, 60)
 
 
-def test_always_vm_refuses_start_and_stop_halts_it(stack: Stack) -> None:
-    stack.kubectl("apply", "-f", "-", input=vm_manifest("always", "Always"))
-    res = stack.virtctl("start", "always")
-    fails(res, "Error starting VirtualMachine ")
-    assert "Always does not support manual start requests" in res.stderr
-    ok(stack.virtctl("stop", "always", "--dry-run"))
-    assert stack.get("vm", "always")["spec"]["runStrategy"] == "Always"  # type: ignore[index]
-    ok(stack.virtctl("stop", "always"))
-    assert stack.get("vm", "always")["spec"]["runStrategy"] == "Halted"  # type: ignore[index]
+def test_halted_vm_start_sets_always_and_stop_halts_it(stack: Stack) -> None:
+    stack.kubectl("apply", "-f", "-", input=vm_manifest("always", "Halted"))
     fails(stack.virtctl("pause", "vm", "always"), "VirtualMachine always is not set to run")
+    ok(stack.virtctl("start", "always", "--dry-run"))
+    assert stack.obj("vm", "always")["spec"]["runStrategy"] == "Halted"
+    ok(stack.virtctl("start", "always"))
+    assert stack.obj("vm", "always")["spec"]["runStrategy"] == "Always"
+    running_vmi(stack, "always")
+    ok(stack.virtctl("stop", "always"))
+    assert stack.obj("vm", "always")["spec"]["runStrategy"] == "Halted"
+    wait_for("VMI gone after stop", lambda: stack.get("vmi", "always") is None, 60)
 
 
 def test_pause_unpause_soft_reboot_reset(stack: Stack) -> None:
@@ -94,7 +96,7 @@ def test_pause_unpause_soft_reboot_reset(stack: Stack) -> None:
     fails(stack.virtctl("unpause", "VM", "pausable"), "VMI is not paused")
     assert ok(stack.virtctl("soft-reboot", "pausable")) == "VMI pausable was scheduled to soft-reboot\n"
     assert ok(stack.virtctl("reset", "pausable")) == "VMI pausable was scheduled to reset\n"
-    assert stack.get("vmi", "pausable")["status"]["phase"] == "Running"  # type: ignore[index]
+    assert stack.obj("vmi", "pausable")["status"]["phase"] == "Running"
     fails(stack.virtctl("reset", "nothere"), 'virtualmachineinstance.kubevirt.io "nothere" not found')
 
 
@@ -135,7 +137,7 @@ def test_expose_creates_services_selecting_the_vmi(stack: Stack) -> None:
     assert len(pods) == 1, "the Service selector must match the VMI's launcher Pod"
 
     ok(stack.virtctl("expose", "vmi", "web", "--name", "web-http", "--port", "80"))
-    assert stack.get("service", "web-http")["spec"]["selector"] == {"vmi.kubevirt.io/id": "web"}  # type: ignore[index]
+    assert stack.obj("service", "web-http")["spec"]["selector"] == {"vmi.kubevirt.io/id": "web"}
     fails(stack.virtctl("expose", "vmi", "web", "--name", "web-http", "--port", "80"), "service creation failed: ")
 
     stack.kubectl("apply", "-f", "-", input=json.dumps({
@@ -145,7 +147,7 @@ def test_expose_creates_services_selecting_the_vmi(stack: Stack) -> None:
                  "template": {"metadata": {"labels": {"tier": "pool"}},
                               "spec": {"domain": {"devices": {}, "resources": {"requests": {"memory": "64Mi"}}}}}}}))
     ok(stack.virtctl("expose", "vmirs", "pool", "--name", "pool-svc", "--port", "8080"))
-    assert stack.get("service", "pool-svc")["spec"]["selector"] == {"tier": "pool"}  # type: ignore[index]
+    assert stack.obj("service", "pool-svc")["spec"]["selector"] == {"tier": "pool"}
     fails(stack.virtctl("expose", "vm", "ghost", "--name", "x", "--port", "1"), "error fetching VirtualMachine: ")
 
 
@@ -170,7 +172,7 @@ def test_kubeconfig_flags_and_namespaces(stack: Stack) -> None:
     res = subprocess.run([VIRTCTL, "--kubeconfig", str(stack.kubeconfig), "--context", "virt-local", "start", "other",
                           "-n", "team"], capture_output=True, text=True, env=env, timeout=60)
     ok(res)
-    assert stack.get("vm", "other", "team")["spec"]["runStrategy"] == "Always"  # type: ignore[index]
+    assert stack.obj("vm", "other", "team")["spec"]["runStrategy"] == "Always"
     fails(stack.virtctl("stop", "other"), 'virtualmachine.kubevirt.io "other" not found')  # context namespace: default
     fails(stack.virtctl("--context", "nope", "stop", "other"), "nope")
     assert os.environ.get("KUBECONFIG") != str(stack.kubeconfig)

@@ -59,6 +59,12 @@ class Stack:
         res = self.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
         return json.loads(res.stdout) if res.returncode == 0 else None
 
+    def obj(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
+        """The object, which must exist."""
+        found = self.get(kind, name, namespace)
+        assert found is not None, f"{kind} {namespace}/{name} not found"
+        return found
+
     def socket_dir(self, vmi_uid: str) -> Path:
         return self.data_dir / "nodes" / NODE / "root" / "var" / "run" / "kubevirt" / "sockets" / vmi_uid
 
@@ -142,6 +148,6 @@ async def fake_guest_sockets(directory: Path, received: asyncio.Queue[bytes]) ->
             writer.close()
         return on_connect
 
-    directory.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     return [await start_unix_server(echo_server(BANNER), str(directory / "serial0")),
             await start_unix_server(echo_server(RFB_VERSION), str(directory / "vnc"))]

@@ -41,7 +41,8 @@ async def test_retries_while_server_answers_400_then_connects() -> None:
             raise answer
         return answer
 
-    assert await wait_for_stream(dial, retry_seconds=60, sleep=clock.sleep, monotonic=clock.monotonic) == "ws"
+    connection: Any = await wait_for_stream(dial, retry_seconds=60, sleep=clock.sleep, monotonic=clock.monotonic)
+    assert connection == "ws"
     assert clock.sleeps == [1.0, 1.0]
 
 
