@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
 from typing import Any
 
 import pytest
@@ -59,6 +61,36 @@ async def test_console_streams_bytes_both_ways(stack: Stack) -> None:
             assert await proc.wait() == 0
         assert b"Successfully connected to talker console" in await proc.stderr.read()
     finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        for server in servers:
+            server.close()
+
+
+async def test_console_on_a_terminal_is_raw_and_leaves_on_escape(stack: Stack) -> None:
+    uid = await started_vmi_uid(stack, "typist")
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+    servers = await fake_guest_sockets(stack.socket_dir(uid), received)
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(VIRTCTL, "console", "typist", env=stack.env, stdin=slave,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    os.close(slave)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        await read_until(proc.stdout, BANNER, 60)
+        os.write(master, b"root\r")  # raw mode: the carriage return is not turned into a newline
+        got = b""
+        async with asyncio.timeout(10):
+            while not got.endswith(b"\r"):
+                got += await received.get()
+        assert got == b"root\r"
+        os.write(master, b"\x1d")  # ^] leaves
+        async with asyncio.timeout(30):
+            assert await proc.wait() == 0
+        assert b"The escape sequence is ^]" in await proc.stderr.read()
+    finally:
+        os.close(master)
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
