@@ -224,7 +224,10 @@ def _disk_element(disk: dict[str, Any], dpath: str, source: _Source, counters: d
         raise InvalidVMI(dpath, "set only one of disk and cdrom")
     device = "cdrom" if "cdrom" in disk else "disk"
     target = f.child(disk, device, dpath)
-    f.check_fields(target, f"{dpath}.{device}", ("bus", "readonly"))
+    # virt-api's mutator sets `tray: closed` on every cdrom: the only tray state implemented
+    f.check_fields(target, f"{dpath}.{device}", ("bus", "readonly"), ignored=("tray",) if device == "cdrom" else ())
+    if device == "cdrom" and f.string(target, "tray", f"{dpath}.cdrom", "closed") != "closed":
+        raise UnsupportedField(f"{dpath}.cdrom.tray", "only a closed tray is implemented")
     bus = f.string(target, "bus", f"{dpath}.{device}", "sata" if device == "cdrom" else "virtio")
     if bus not in BUSES:
         raise InvalidVMI(f"{dpath}.{device}.bus", f"must be one of {', '.join(BUSES)}, got {bus!r}")

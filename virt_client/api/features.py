@@ -77,8 +77,6 @@ SUPPORTED: tuple[Feature, ...] = (
     Feature("domain.devices.disks[].cdrom.bus", values=_DISK_BUSES),
     Feature("domain.devices.disks[].cdrom.readonly"),
     Feature("domain.devices.disks[].cdrom.tray", values=("closed",)),
-    Feature("domain.devices.disks[].lun.bus", values=_DISK_BUSES),
-    Feature("domain.devices.disks[].lun.readonly"),
     Feature("domain.devices.disks[].bootOrder"),
     Feature("domain.devices.disks[].serial"),
     Feature("domain.devices.disks[].cache"),

@@ -77,7 +77,7 @@ CASES: dict[str, tuple[Hypervisor, dict[str, Any]]] = {
     "ephemeral-pvc": (Hypervisor.KVM, vmi({"devices": {"disks": [{"name": "base", "disk": {"bus": "virtio"}}]}},
                                           [{"name": "base", "ephemeral": {"persistentVolumeClaim": {"claimName": "golden"}}}])),
     "cloud-init": (Hypervisor.KVM, vmi(
-        {"devices": {"disks": [ROOT_DISK, {"name": "ci", "cdrom": {"bus": "sata"}}]}},
+        {"devices": {"disks": [ROOT_DISK, {"name": "ci", "cdrom": {"bus": "sata", "tray": "closed"}}]}},
         [ROOT_VOLUME, {"name": "ci", "cloudInitNoCloud": {"userData": "#cloud-config\npassword: x\n",
                                                           "networkDataBase64": "dmVyc2lvbjogMgo="}}])),
     "buses": (Hypervisor.KVM, vmi(
@@ -192,7 +192,7 @@ UNSUPPORTED = [
     "spec.domain.devices.disks[0].dedicatedIOThread", "spec.domain.devices.disks[0].tag",
     "spec.domain.devices.disks[0].blockSize", "spec.domain.devices.disks[0].lun",
     "spec.domain.devices.disks[0].changedBlockTracking", "spec.domain.devices.disks[0].disk.pciAddress",
-    "spec.domain.devices.disks[1].cdrom.tray", "spec.volumes[1].cloudInitNoCloud.secretRef",
+"spec.volumes[1].cloudInitNoCloud.secretRef",
     "spec.volumes[1].cloudInitNoCloud.networkDataSecretRef", "spec.volumes[0].configMap",
     "spec.volumes[0].secret", "spec.volumes[0].cloudInitConfigDrive", "spec.volumes[0].sysprep",
     "spec.volumes[0].serviceAccount", "spec.volumes[0].downwardAPI", "spec.volumes[0].memoryDump",
@@ -228,6 +228,7 @@ def test_unsupported_field_is_refused_with_its_name(field: str) -> None:
     ("spec.domain.resources.requests.memory", "lots", "not a resource quantity"),
     ("spec.domain.firmware.uuid", "not-a-uuid", "is not a UUID"),
     ("spec.domain.devices.disks[0].name", "missing", "no volume named"),
+    ("spec.domain.devices.disks[1].cdrom.tray", "open", "only a closed tray"),
     ("spec.architecture", "arm64", "only amd64"),
     ("spec.startStrategy", "Later", "must be Paused"),
     ("spec.domain.cpu.cores", 0, "integer >= 1"),

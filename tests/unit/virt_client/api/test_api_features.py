@@ -43,7 +43,7 @@ CASES = [
                             "io": "native",
                         },
                         {"name": "b", "cdrom": {"bus": "sata", "readonly": True, "tray": "closed"}},
-                        {"name": "c", "lun": {"bus": "scsi"}, "serial": "x"},
+                        {"name": "c", "disk": {"bus": "scsi"}, "serial": "x"},
                     ],
                     "interfaces": [
                         {"name": "n", "masquerade": {}, "model": "virtio", "macAddress": "02:00:00:00:00:01"},
