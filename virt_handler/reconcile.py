@@ -74,6 +74,7 @@ class VMIReconciler:
         self._shutdowns: dict[str, ShutdownState] = {}
         self._killed_after_grace: set[str] = set()
         self._images: dict[str, str] = {}
+        self._pod_ips: dict[str, str] = {}
         # key → (resourceVersion we wrote over, the object our write returned): used until the cache catches up
         self._written: dict[str, tuple[str, FrozenDict]] = {}
 
@@ -139,7 +140,7 @@ class VMIReconciler:
                 log.warning("VMI %s: %s failed: %s", key, step.command, exc)
         obs = replace(obs, sync_error=sync_error or obs.sync_error,
                       killed_after_grace=uid in self._killed_after_grace,
-                      launcher_image=await self._launcher_image(vmi, uid))
+                      launcher_image=await self._launcher_image(vmi, uid), pod_ip=self._pod_ips.get(uid, ""))
         try:
             await self._write_status(key, vmi, compute_status(vmi, obs, node_name=self.node_name,
                                                               now=rfc3339(self.clock)))
@@ -196,11 +197,14 @@ class VMIReconciler:
         self._shutdowns.pop(uid, None)
         self._killed_after_grace.discard(uid)
         self._images.pop(uid, None)
+        self._pod_ips.pop(uid, None)
         await self.launchers.forget(uid)
 
     async def _launcher_image(self, vmi: Mapping[str, Any], uid: str) -> str:
-        """The compute container's image of the launcher Pod (looked up once per VMI)."""
-        if (vmi.get("status") or {}).get("launcherContainerImageVersion") or uid in self._images:
+        """The compute container's image of the launcher Pod, and its Pod IP (looked up once per VMI)."""
+        status = vmi.get("status") or {}
+        wants_ip = bool((vmi.get("spec") or {}).get("networks")) and not status.get("interfaces")
+        if uid in self._images or (status.get("launcherContainerImageVersion") and not wants_ip):
             return self._images.get(uid, "")
         image = ""
         namespace = str((vmi.get("metadata") or {}).get("namespace") or "")
@@ -213,7 +217,9 @@ class VMIReconciler:
             for container in (pod.get("spec") or {}).get("containers") or ():
                 if container.get("name") == LAUNCHER_COMPUTE_CONTAINER:
                     image = str(container.get("image") or "")
-        self._images[uid] = image
+            self._pod_ips[uid] = str((pod.get("status") or {}).get("podIP") or "")
+        if not wants_ip or self._pod_ips.get(uid):  # else look again: the Pod has no IP yet
+            self._images[uid] = image
         return image
 
     async def _write_status(self, key: str, vmi: Mapping[str, Any], status: dict[str, Any]) -> None:

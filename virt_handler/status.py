@@ -79,6 +79,7 @@ class Observation:
     sync_error: Failure | None = None  # the last sync/command failed
     killed_after_grace: bool = False  # the handler destroyed the guest after a graceful attempt
     launcher_image: str = ""
+    pod_ip: str = ""  # the launcher Pod's IP: what a pod-network (masquerade) interface is reached at
 
 
 def phase_for(phase: str, obs: Observation) -> tuple[str, Failure | None]:
@@ -150,6 +151,22 @@ def remove_condition(conditions: list[dict[str, Any]], ctype: str) -> None:
     conditions[:] = [c for c in conditions if c.get("type") != ctype]
 
 
+def pod_interfaces(spec: Mapping[str, Any], pod_ip: str) -> list[dict[str, Any]]:
+    """`status.interfaces` for the pod-network interfaces: as upstream without a guest agent, the VMI is
+    reported at the Pod's IP (masquerade NATs it to the guest); the MAC when the spec sets one."""
+    pod_networks = {n.get("name") for n in spec.get("networks") or () if isinstance(n, Mapping) and "pod" in n}
+    out: list[dict[str, Any]] = []
+    for iface in ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or ():
+        if not isinstance(iface, Mapping) or iface.get("name") not in pod_networks:
+            continue
+        entry: dict[str, Any] = {"name": iface["name"], "ipAddress": pod_ip, "ipAddresses": [pod_ip],
+                                 "infoSource": "domain", "queueCount": 1}
+        if iface.get("macAddress"):
+            entry["mac"] = str(iface["macAddress"]).replace("-", ":").lower()
+        out.append(entry)
+    return out
+
+
 def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, now: str) -> dict[str, Any]:
     """The VMI status after this observation (a fresh dict; equal to the old one when nothing changed)."""
     old: dict[str, Any] = thaw(vmi.get("status") or {})
@@ -177,6 +194,10 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
             status["machine"] = {"type": str(machine)}
         if obs.launcher_image and not status.get("launcherContainerImageVersion"):
             status["launcherContainerImageVersion"] = obs.launcher_image
+        if obs.pod_ip and not status.get("interfaces"):
+            interfaces = pod_interfaces(spec, obs.pod_ip)
+            if interfaces:
+                status["interfaces"] = interfaces
         ok, reason, message = live_migratable(spec, (vmi.get("metadata") or {}).get("annotations"))
         set_condition(conditions, _condition(Cond.LIVE_MIGRATABLE, ok, reason, message), now)
     paused_by_user = running and d is not None and d.state is DomainState.PAUSED and d.reason == "User"

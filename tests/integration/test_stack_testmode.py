@@ -66,6 +66,9 @@ def test_vm_runs_and_halts(stack: VirtLocal) -> None:
     assert vmi is not None
     assert vmi["status"]["nodeName"] == "node-1"
     assert vmi["spec"]["domain"]["devices"]["interfaces"] == [{"name": "default", "masquerade": {}}]
+    interfaces = wait_for("VMI tiny's interface status",
+                          lambda: ((stack.get("vmi", "tiny") or {}).get("status") or {}).get("interfaces"), 30)
+    assert [(i["name"], i["ipAddress"]) for i in interfaces] == [("default", "127.0.0.1")]  # the Pod's IP
     assert [p["status"]["phase"] for p in _launcher_pods(stack, "tiny")] == ["Running"]  # type: ignore[index]
 
     stack.kubectl("patch", "vm", "tiny", "--type", "merge", "-p", '{"spec":{"runStrategy":"Halted"}}')

@@ -82,6 +82,24 @@ def cond(status: dict[str, Any], ctype: str) -> dict[str, Any] | None:
     return next((c for c in status.get("conditions") or () if c["type"] == ctype), None)
 
 
+@pytest.mark.parametrize(("spec", "expected"), [
+    ({"networks": [{"name": "default", "pod": {}}],
+      "domain": {"devices": {"interfaces": [{"name": "default", "masquerade": {}}]}}},
+     [{"name": "default", "ipAddress": "10.0.0.7", "ipAddresses": ["10.0.0.7"], "infoSource": "domain",
+       "queueCount": 1}]),
+    ({"networks": [{"name": "n", "pod": {}}],
+      "domain": {"devices": {"interfaces": [{"name": "n", "masquerade": {}, "macAddress": "02-00-00-AB-00-01"}]}}},
+     [{"name": "n", "ipAddress": "10.0.0.7", "ipAddresses": ["10.0.0.7"], "infoSource": "domain", "queueCount": 1,
+       "mac": "02:00:00:ab:00:01"}]),
+    ({"domain": {"devices": {"autoattachPodInterface": False}}}, None),
+], ids=["default-masquerade", "with-mac", "no-network"])
+def test_running_vmi_reports_its_pod_interfaces_at_the_pod_ip(spec: dict[str, Any], expected: Any) -> None:
+    before = vmi("Scheduled")
+    before["spec"] = {**before["spec"], **spec, "domain": {**before["spec"].get("domain", {}), **spec["domain"]}}
+    status = compute_status(before, obs(L.DOMAIN, S.RUNNING, "Booted", pod_ip="10.0.0.7"), node_name="n1", now=NOW)
+    assert status.get("interfaces") == expected
+
+
 def test_scheduled_to_running_sets_the_running_fields() -> None:
     before = vmi("Scheduled")
     status = compute_status(before, obs(L.DOMAIN, S.RUNNING, "Booted", launcher_image="img:v1"), node_name="n1", now=NOW)
