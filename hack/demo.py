@@ -86,8 +86,10 @@ class Console(threading.Thread):
                     while time.monotonic() < self.deadline:
                         frame = ws.recv(timeout=max(0.1, self.deadline - time.monotonic()))
                         self.output += frame if isinstance(frame, bytes) else frame.encode()
-                        if MARKER.encode() in self.output:
+                        if self.marker_at is None and MARKER.encode() in self.output:
                             self.marker_at = time.monotonic()
+                            self.deadline = min(self.deadline, self.marker_at + 2)  # the rest of its line
+                        if self.marker_at is not None and b"\n" in self.output.split(MARKER.encode(), 1)[1]:
                             return
             except (InvalidStatus, ConnectionClosed, OSError, TimeoutError):
                 time.sleep(0.2)
