@@ -38,6 +38,12 @@ async def handle_review(server: ApiServer, call: rest.Call) -> Response:
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
     spec = body.get("spec") or {}
+    if not isinstance(spec, dict) or any(not isinstance(spec.get(k), (dict, type(None)))
+                                         for k in ("resourceAttributes", "nonResourceAttributes", "extra")):
+        raise errors.bad_request(f"{call.r.kind}.spec: must be an object with resourceAttributes, "
+                                 "nonResourceAttributes, user, groups and extra")
+    if not isinstance(spec.get("groups") or [], list):
+        raise errors.bad_request(f"{call.r.kind}.spec.groups: must be a list of strings")
     plural = call.r.plural
     out: dict[str, Any] = {"kind": call.r.kind, "apiVersion": call.r.api_version,
                            "metadata": {"creationTimestamp": None}, "spec": spec}
