@@ -13,6 +13,7 @@ peer certificate and the headers.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -87,8 +88,10 @@ def _merge(defaults: tuple[str, ...], more: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=64)
 def certificate_common_name(cert_pem: str) -> str:
-    """The CN of a PEM certificate ('' when it has none)."""
+    """The CN of a PEM certificate ('' when it has none); remembered, as the same few front-proxy
+    certificates arrive on every request."""
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .handler import HandlerTLS, parse_addresses
+from .review_cache import CacheTTL
 
 DEFAULT_KUBEVIRT_USERS = (
     "system:serviceaccount:kubevirt:kubevirt-controller",
@@ -38,6 +39,7 @@ class Settings:
     qps: float = 200.0
     burst: int = 400
     log_level: str = "INFO"
+    review_cache_ttl: CacheTTL = field(default_factory=CacheTTL)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,6 +61,10 @@ def parser() -> argparse.ArgumentParser:
                    help="binding of the pod network interface added to VMIs that declare none "
                         "(bridge on the pod network is not implemented)")
     p.add_argument("--shutdown-delay", type=float, default=5.0, help="seconds unready before stopping on SIGTERM")
+    p.add_argument("--authorization-webhook-cache-authorized-ttl", type=float, default=10.0, metavar="SECONDS",
+                   help="how long an allowing SubjectAccessReview answer is reused (0: never)")
+    p.add_argument("--authorization-webhook-cache-unauthorized-ttl", type=float, default=10.0, metavar="SECONDS",
+                   help="how long a denying SubjectAccessReview answer is reused (0: never)")
     p.add_argument("--qps", type=float, default=200.0)
     p.add_argument("--burst", type=int, default=400)
     p.add_argument("--log-level", default="INFO")
@@ -80,4 +86,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         handler_addresses=addresses, namespace=a.namespace,
         kubevirt_users=tuple(a.kubevirt_user) or DEFAULT_KUBEVIRT_USERS,
         default_network_interface=a.default_network_interface, shutdown_delay=max(0.0, a.shutdown_delay),
-        qps=a.qps, burst=a.burst, log_level=a.log_level)
+        qps=a.qps, burst=a.burst, log_level=a.log_level,
+        review_cache_ttl=CacheTTL(allowed=max(0.0, a.authorization_webhook_cache_authorized_ttl),
+                                  denied=max(0.0, a.authorization_webhook_cache_unauthorized_ttl)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client.clock import Clock, RealClock
 from virt_client.errors import ApiError, NotFound, TransportError
 from virt_client.kube import KubeClient
 from virt_client.resources import CONFIGMAPS, ResourceRef
@@ -19,6 +20,7 @@ from .authn import CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, RequestHeaderConfig, Use
 from .authz import decision, subject_access_review
 from .errors import SubresourceError, internal, not_found
 from .handler import HandlerConnector
+from .review_cache import ReviewCache, review_key
 from .settings import Settings
 
 SUBJECT_ACCESS_REVIEWS = ResourceRef("authorization.k8s.io", "v1", "subjectaccessreviews", False,
@@ -29,10 +31,12 @@ class ApiState:
     """Shared, long-lived dependencies of the app."""
 
     def __init__(self, *, kube: KubeClient, handlers: HandlerConnector, settings: Settings,
-                 auth: RequestHeaderConfig | None = None, review_kube: KubeClient | None = None) -> None:
+                 auth: RequestHeaderConfig | None = None, review_kube: KubeClient | None = None,
+                 clock: Clock | None = None) -> None:
         self.kube = kube
         # SubjectAccessReviews use their own client and rate limit, as upstream's webhook client.
         self.review_kube = review_kube or kube
+        self.reviews = ReviewCache(clock=clock or RealClock(), ttl=settings.review_cache_ttl)
         self.handlers = handlers
         self.settings = settings
         self.auth = auth
@@ -51,12 +55,18 @@ class ApiState:
         return self.auth.client_ca_pem if self.auth else None
 
     async def authorize(self, user: UserInfo, attributes: Mapping[str, str]) -> tuple[bool, str]:
-        """Ask the API server with a SubjectAccessReview; 500 when it cannot answer."""
+        """Ask the API server with a SubjectAccessReview (or reuse a recent answer); 500 when it cannot answer."""
+        key = review_key(user, attributes)
+        cached = self.reviews.get(key)
+        if cached is not None:
+            return cached
         try:
             review = await self.review_kube.create(SUBJECT_ACCESS_REVIEWS, subject_access_review(user, attributes))
         except (ApiError, TransportError) as e:
             raise internal(f"unable to authorize the request: {e}") from None
-        return decision(review)
+        allowed, reason = decision(review)
+        self.reviews.put(key, allowed, reason)
+        return allowed, reason
 
     async def get_object(self, ref: ResourceRef, namespace: str, name: str, kind: str) -> dict[str, Any]:
         """GET an object; 404 with upstream's wording, 500 on other failures."""

@@ -87,7 +87,8 @@ def test_rbac_denies_then_allows_through_aggregation(stack: Stack) -> None:
         res = _kubectl_as(stack, token, "replace", "--raw", f"{BASE}/virtualmachines/auth2/start", "-f", "-")
         return res.returncode == 0
 
-    wait_for(started, 10, "the edit role to take effect")
+    # virt-api reuses bob's denial for up to 10 s (--authorization-webhook-cache-unauthorized-ttl).
+    wait_for(started, 25, "the edit role to take effect")
     assert get_json(stack, "vm", "-n", "demo", "auth2")["spec"]["runStrategy"] == "Always"
     migrate = _kubectl_as(stack, token, "replace", "--raw", f"{BASE}/virtualmachines/auth2/migrate", "-f", "-")
     assert migrate.returncode != 0 and "Forbidden" in migrate.stderr  # migrate is in kubevirt.io:migrate only
