@@ -8,9 +8,15 @@ Starts `virt-local up --hypervisor test` on a fresh data dir, creates N VMIs (10
 - p50/p95/max of per-VMI latency (its create call returning → the watch seeing phase Running);
 - resident memory (VmRSS) of every component process, and of the launcher processes (sum and mean);
 - API writes per started VMI: the API server's global revision (resourceVersion) delta during the run,
-  divided by N (every create, update, patch and delete advances it by one).
+  divided by N (every create, update, patch and delete advances it by one); `--trace-writes` breaks
+  them down by kind and by what each write changed (VMI create by the user included);
+- CPU seconds used by every component and by the launchers.
 
-Usage: `python bench/density.py [--count N | --large] [--nodes K] [--timeout S] [--json]`
+`--unschedulable` gives the VMIs a node selector no node matches and waits only until each has its
+launcher Pod (phase Scheduling): the control plane's memory with N VMIs and N Pods, no launchers.
+
+Usage: `python bench/density.py [--count N | --large] [--nodes K] [--unschedulable] [--trace-writes]
+[--timeout S] [--json]`
 """
 
 from __future__ import annotations
@@ -32,16 +38,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from virt_client.errors import ApiError, TransportError  # noqa: E402
 from virt_client.kube import KubeClient  # noqa: E402
-from virt_client.resources import NAMESPACES, VMIS  # noqa: E402
+from virt_client.resources import EVENTS, LEASES, NAMESPACES, NODES, PODS, VMIS, ResourceRef  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 
 
-def vmi(name: str) -> dict[str, Any]:
+def vmi(name: str, unschedulable: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {"domain": {"devices": {}, "resources": {"requests": {"memory": "64Mi"}}},
+                            "terminationGracePeriodSeconds": 0}
+    if unschedulable:
+        spec["nodeSelector"] = {"bench.kubevirt.io/no-such-node": "true"}
     return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
-            "metadata": {"name": name, "namespace": "default", "labels": {"bench": "density"}},
-            "spec": {"domain": {"devices": {}, "resources": {"requests": {"memory": "64Mi"}}},
-                     "terminationGracePeriodSeconds": 0}}
+            "metadata": {"name": name, "namespace": "default", "labels": {"bench": "density"}}, "spec": spec}
 
 
 def rss_kib(pid: int) -> int:
@@ -52,6 +60,15 @@ def rss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (its exec'd predecessors included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:
@@ -86,24 +103,32 @@ def component_name(pid: int) -> str:
 
 def memory_report(up_pid: int) -> dict[str, Any]:
     per: dict[str, int] = {"virt-local up": rss_kib(up_pid)}
+    cpu: dict[str, float] = {"virt-local up": cpu_seconds(up_pid)}
     launchers: list[int] = []
+    launcher_cpu: list[float] = []
     others: dict[str, list[int]] = {}
     pods_pids = set()
     for pid in descendants(up_pid):
         name = component_name(pid)
         if name == "virt-launcher":
             launchers.append(rss_kib(pid))
+            launcher_cpu.append(cpu_seconds(pid))
             pods_pids.add(pid)
         elif name.startswith(("virt-", "virt-local")):
             per[name] = per.get(name, 0) + rss_kib(pid)
+            cpu[name] = cpu.get(name, 0.0) + cpu_seconds(pid)
         else:
             others.setdefault(name, []).append(rss_kib(pid))
     # Launchers run in their own sessions, not as descendants once their parent (virt-local) re-parents them:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) not in pods_pids and component_name(int(proc.name)) == "virt-launcher":
             launchers.append(rss_kib(int(proc.name)))
+            launcher_cpu.append(cpu_seconds(int(proc.name)))
     return {"components_mib": {k: round(v / 1024, 1) for k, v in sorted(per.items())},
+            "components_cpu_seconds": {k: round(v, 1) for k, v in sorted(cpu.items())},
             "launchers": {"count": len(launchers), "sum_mib": round(sum(launchers) / 1024, 1),
+                          "cpu_seconds_sum": round(sum(launcher_cpu), 1),
+                          "cpu_seconds_mean": round(statistics.mean(launcher_cpu), 2) if launcher_cpu else 0.0,
                           "mean_mib": round(statistics.mean(launchers) / 1024, 1) if launchers else 0.0},
             "other_mib": {k: round(sum(v) / 1024, 1) for k, v in sorted(others.items())}}
 
@@ -131,7 +156,58 @@ async def revision(client: KubeClient) -> int:
     return int(listed["metadata"]["resourceVersion"])
 
 
-async def run_bench(kubeconfig: Path, count: int, timeout_s: float) -> dict[str, Any]:
+TRACED: tuple[ResourceRef, ...] = (VMIS, PODS, EVENTS, NODES, LEASES)
+
+
+def _changed(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    """A short description of what one write changed: the top-level paths (two levels deep) that differ."""
+    if old is None:
+        return "create"
+    paths = []
+    for top in sorted(set(old) | set(new)):
+        a, b = old.get(top), new.get(top)
+        if top == "metadata" and isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if k not in ("resourceVersion", "managedFields", "generation") and a.get(k) != b.get(k):
+                    paths.append(f"metadata.{k}")
+        elif isinstance(a, dict) and isinstance(b, dict):
+            paths.extend(f"{top}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+        elif a != b:
+            paths.append(top)
+    phase = (new.get("status") or {}).get("phase")
+    return ",".join(paths) + (f" [{phase}]" if phase and "status.phase" in paths else "")
+
+
+async def trace_writes(client: KubeClient, start_rv: str, stop: asyncio.Event) -> list[tuple[int, str, str]]:
+    """Every write from `start_rv` on, as (revision, kind, what changed), from watches on the traced kinds."""
+    seen: list[tuple[int, str, str]] = []
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+
+    async def one(ref: ResourceRef) -> None:
+        async for ev in client.watch(ref, None, resource_version=start_rv):
+            if ev.type == "BOOKMARK":
+                continue
+            md = ev.object.get("metadata") or {}
+            key = (ref.kind, f"{md.get('namespace')}/{md.get('name')}")
+            what = "delete" if ev.type == "DELETED" else _changed(last.get(key), ev.object)
+            if ref is EVENTS:
+                what = f"create {ev.object.get('reason')}" if ev.type == "ADDED" else f"update {ev.object.get('reason')}"
+            last[key] = ev.object
+            seen.append((int(md.get("resourceVersion") or 0), ref.kind, what))
+
+    tasks = [asyncio.create_task(one(ref)) for ref in TRACED]
+    await stop.wait()
+    await asyncio.sleep(1.0)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return sorted(seen)
+
+
+async def run_bench(kubeconfig: Path, count: int, timeout_s: float, trace: bool = False,
+                    unschedulable: bool = False) -> dict[str, Any]:
+    """Create `count` VMIs and wait until all run (or, `unschedulable`, until all have a launcher Pod)."""
+    goal = "Scheduling" if unschedulable else "Running"
     client = await KubeClient.from_kubeconfig(str(kubeconfig), qps=1000, burst=2000, user_agent="density-bench")
     created: dict[str, float] = {}
     running: dict[str, float] = {}
@@ -150,7 +226,7 @@ async def run_bench(kubeconfig: Path, count: int, timeout_s: float) -> dict[str,
                         rv = obj.get("metadata", {}).get("resourceVersion", rv)
                         name = obj.get("metadata", {}).get("name", "")
                         ph = (obj.get("status") or {}).get("phase")
-                        if ph == "Running" and name not in running:
+                        if ph == goal and name not in running:
                             running[name] = time.monotonic()
                         elif ph == "Failed" and name not in failed:
                             failed[name] = json.dumps((obj.get("status") or {}).get("conditions") or [])[:300]
@@ -165,10 +241,11 @@ async def run_bench(kubeconfig: Path, count: int, timeout_s: float) -> dict[str,
         async def create(i: int) -> None:
             name = f"density-{i:05d}"
             async with sem:
-                await client.create(VMIS, vmi(name), "default")
+                await client.create(VMIS, vmi(name, unschedulable), "default")
                 created[name] = time.monotonic()
 
         watcher = asyncio.create_task(watch())
+        tracer = asyncio.create_task(trace_writes(client, start_rv, all_done)) if trace else None
         t0 = time.monotonic()
         await asyncio.gather(*(create(i) for i in range(count)))
         t_created = time.monotonic() - t0
@@ -179,6 +256,7 @@ async def run_bench(kubeconfig: Path, count: int, timeout_s: float) -> dict[str,
         wall = time.monotonic() - t0
         watcher.cancel()
         rv1 = await revision(client)
+        traced = await tracer if tracer is not None else []
     finally:
         await client.close()
     lat = sorted(running[n] - created[n] for n in running if n in created)
@@ -188,7 +266,17 @@ async def run_bench(kubeconfig: Path, count: int, timeout_s: float) -> dict[str,
     return {"vmis": count, "running": len(running), "failed": len(failed), "first_failures": list(failed.items())[:3],
             "create_seconds": round(t_created, 2), "all_running_seconds": round(wall, 2) if len(running) == count else None,
             "latency_seconds": {"p50": pct(0.50), "p95": pct(0.95), "max": round(lat[-1], 2) if lat else None},
-            "api_writes": rv1 - rv0, "api_writes_per_vmi": round((rv1 - rv0) / count, 1)}
+            "api_writes": rv1 - rv0, "api_writes_per_vmi": round((rv1 - rv0) / count, 1),
+            "writes_by_kind": _tally(traced, count)}
+
+
+def _tally(traced: list[tuple[int, str, str]], count: int) -> dict[str, float]:
+    """Traced writes per VMI by kind and change (VMI create by the user included)."""
+    tally: dict[str, int] = {}
+    for _, kind, what in traced:
+        label = f"{kind}: {what}"
+        tally[label] = tally.get(label, 0) + 1
+    return {k: round(v / count, 2) for k, v in sorted(tally.items(), key=lambda kv: -kv[1])}
 
 
 def main() -> None:
@@ -199,6 +287,11 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for all VMIs to run")
     p.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temporary directory")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--unschedulable", action="store_true",
+                   help="VMIs no node can take: wait until each has its launcher Pod (phase Scheduling) and measure "
+                        "the control plane with that many VMIs and Pods, without running launchers")
+    p.add_argument("--trace-writes", action="store_true",
+                   help="watch VMIs, Pods, Events, Nodes and Leases and break the writes down by what they changed")
     args = p.parse_args()
     count = 1000 if args.large else args.count
     tmp = None
@@ -210,7 +303,8 @@ def main() -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
     proc = start_stack(data_dir, args.nodes)
     try:
-        result = asyncio.run(run_bench(data_dir / "kubeconfig", count, args.timeout))
+        result = asyncio.run(run_bench(data_dir / "kubeconfig", count, args.timeout, args.trace_writes,
+                                     args.unschedulable))
         result["memory"] = memory_report(proc.pid)
         result["nodes"] = args.nodes
     finally:
@@ -225,18 +319,21 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"VMIs: {result['running']}/{count} Running ({result['failed']} Failed) on {args.nodes} node(s)")
+    print(f"VMIs: {result['running']}/{count} {'Scheduling' if args.unschedulable else 'Running'} ({result['failed']} Failed) on {args.nodes} node(s)")
     print(f"creates took {result['create_seconds']}s; all Running after {result['all_running_seconds']}s")
     print(f"creation→Running: p50 {result['latency_seconds']['p50']}s, p95 {result['latency_seconds']['p95']}s, "
           f"max {result['latency_seconds']['max']}s")
     print(f"API writes: {result['api_writes']} ({result['api_writes_per_vmi']} per VMI)")
     mem = result["memory"]
     for name, mib in mem["components_mib"].items():
-        print(f"RSS {name}: {mib} MiB")
+        print(f"RSS {name}: {mib} MiB (CPU {mem['components_cpu_seconds'].get(name, 0.0)} s)")
     print(f"RSS virt-launcher: {mem['launchers']['count']} processes, {mem['launchers']['sum_mib']} MiB total, "
-          f"{mem['launchers']['mean_mib']} MiB each")
+          f"{mem['launchers']['mean_mib']} MiB each; CPU {mem['launchers']['cpu_seconds_sum']} s total, "
+          f"{mem['launchers']['cpu_seconds_mean']} s each")
     for name, mib in mem["other_mib"].items():
         print(f"RSS {name} (in launcher Pods): {mib} MiB")
+    for what, per_vmi in result["writes_by_kind"].items():
+        print(f"  {per_vmi:5.2f} per VMI  {what}")
     for name, why in result["first_failures"]:
         print(f"failed: {name}: {why}")
 

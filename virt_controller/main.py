@@ -52,7 +52,7 @@ async def run(settings: Settings) -> None:
             VMController(client=client, vms=vms, vmis=vmis, datavolumes=datavolumes, pvcs=pvcs,
                          recorder=recorder, clock=clock, workers=settings.workers),
             VMIController(client=client, vmis=vmis, pods=pods, recorder=recorder, launcher=settings.launcher,
-                          clock=clock, workers=settings.workers),
+                          clock=clock, workers=settings.vmi_workers),
             ReplicaSetController(client=client, replicasets=replicasets, vmis=vmis, recorder=recorder,
                                  clock=clock, workers=settings.workers),
         )

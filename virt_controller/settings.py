@@ -43,6 +43,7 @@ class Settings:
     namespace: str = "kubevirt"
     launcher: LauncherConfig = field(default_factory=LauncherConfig)
     workers: int = 3
+    vmi_workers: int = 10
     qps: float = 200.0
     burst: int = 400
     bind_address: str = "0.0.0.0"
@@ -55,8 +56,8 @@ class Settings:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ValueError("--workers must be at least 1")
+        if self.workers < 1 or self.vmi_workers < 1:
+            raise ValueError("--workers and --vmi-workers must be at least 1")
         if self.qps <= 0 or self.burst < 1:
             raise ValueError("--qps must be > 0 and --burst >= 1")
         if not (self.lease_duration > self.renew_deadline > self.retry_period > 0):
@@ -75,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--launcher-image", default=DEFAULT_LAUNCHER_IMAGE, help="virt-launcher image")
     p.add_argument("--hypervisor", choices=[h.value for h in Hypervisor], default=Hypervisor.KVM.value,
                    help="hypervisor mode rendered into launcher Pods")
-    p.add_argument("--workers", type=int, default=3, help="workers per controller")
+    p.add_argument("--workers", type=int, default=3, help="workers of the VM and VMIRS controllers")
+    p.add_argument("--vmi-workers", type=int, default=10,
+                   help="workers of the VMI controller (upstream's threadiness: it creates every launcher Pod)")
     p.add_argument("--qps", type=float, default=200.0, help="client-side API request rate")
     p.add_argument("--burst", type=int, default=400, help="client-side API request burst")
     p.add_argument("--bind-address", default="0.0.0.0", help="address of the health/metrics server")
@@ -98,6 +101,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
             namespace=a.namespace,
             launcher=LauncherConfig(image=a.launcher_image, hypervisor=Hypervisor(a.hypervisor)),
             workers=a.workers,
+            vmi_workers=a.vmi_workers,
             qps=a.qps,
             burst=a.burst,
             bind_address=a.bind_address,
