@@ -55,6 +55,7 @@ class _ResponseParser:
         self.headers: list[tuple[str, str]] = []
         self.body: list[bytes] = []
         self.headers_done = False
+        self.keep_alive = False
         self.complete = False
         self.parser = httptools.HttpResponseParser(self)
 
@@ -63,6 +64,7 @@ class _ResponseParser:
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        self.keep_alive = self.parser.should_keep_alive()  # reads False once the message is complete
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -90,7 +92,7 @@ class BackendResponse:
         self.status = p.parser.get_status_code()
         self.headers = p.headers
         self._done = head_only or self.status in (204, 304) or p.complete
-        self.keep_alive = p.parser.should_keep_alive()
+        self.keep_alive = p.keep_alive
         self._released = False
 
     def header(self, name: str, default: str = "") -> str:
