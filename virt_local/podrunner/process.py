@@ -6,11 +6,6 @@ whole), stdout and stderr appended to its log file. Its pid and kernel start tim
 after a restart of virt-local, `adopt` accepts a pid file only if that pid still has that start time,
 so a recycled pid is never mistaken for the container.
 
-Containers run at niceness `CONTAINER_NICENESS`: a node's own agents (virt-local's scheduler, pod
-runner and API server, virt-handler) keep the CPU they need to react while a burst of Pods starts, as
-the CPU a kubelet reserves for the system (`system-reserved`) guarantees on a real node; between
-themselves containers still share the CPU evenly.
-
 Exits are observed through a pidfd. For our own children the exit status is reaped with `waitpid`;
 an adopted process is not our child, so its exit status is unknown (`None`).
 """
@@ -29,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
-#: niceness of every container process (inherited by what it starts)
-CONTAINER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -64,8 +57,6 @@ def spawn(spec: dict[str, Any], spec_file: Path, log_file: Path, pid_file: Path)
     ]
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"}
     pid = os.posix_spawn(UNSHARE, argv, env, file_actions=actions, setsid=True)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.setpriority(os.PRIO_PROCESS, pid, CONTAINER_NICENESS)
     proc = ContainerProcess(pid, start_ticks(pid) or 0)
     tmp = pid_file.with_suffix(".tmp")
     tmp.write_text(f"{proc.pid} {proc.start_ticks}\n")
