@@ -1,6 +1,6 @@
 """The first program of every container: bind mounts, then exec of the container's command.
 
-Run as `unshare --mount --propagation private <python> -m virt_local.podrunner.mountexec SPEC`, so
+Run as `unshare --mount --propagation private <python> -S -m virt_local.podrunner.mountexec SPEC`, so
 the mounts it makes are private to the container. SPEC is a JSON file: `mounts` (source, target,
 readOnly; parents first), `argv`, `env`, `cwd` and `startError` (a file to describe a failure in).
 The process keeps its pid through the exec, so the pid the pod runner recorded is the container's.

@@ -1,6 +1,6 @@
 """Container processes: start, adopt after a restart, signal, and wait for exit.
 
-A container is started with `posix_spawn` as `unshare --mount --propagation private python -m
+A container is started with `posix_spawn` as `unshare --mount --propagation private python -S -m
 virt_local.podrunner.mountexec SPEC`, in its own session (so its process group can be killed as a
 whole), stdout and stderr appended to its log file. Its pid and kernel start time go to a pid file;
 after a restart of virt-local, `adopt` accepts a pid file only if that pid still has that start time,
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+#: the directory holding the `virt_local` package, where the mount helper is imported from
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,17 @@ def start_ticks(pid: int) -> int | None:
 def spawn(spec: dict[str, Any], spec_file: Path, log_file: Path, pid_file: Path) -> ContainerProcess:
     spec_file.write_text(json.dumps(spec))
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    argv = [UNSHARE, "--mount", "--propagation", "private", sys.executable, "-m",
+    # `-S`: the helper needs only the standard library and its own package (found through PYTHONPATH),
+    # so the interpreter skips `site` and the path hooks of the installation, about a fifth of its start.
+    argv = [UNSHARE, "--mount", "--propagation", "private", sys.executable, "-S", "-m",
             "virt_local.podrunner.mountexec", str(spec_file)]
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ]
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": PACKAGE_ROOT}
     pid = os.posix_spawn(UNSHARE, argv, env, file_actions=actions, setsid=True)
     proc = ContainerProcess(pid, start_ticks(pid) or 0)
     tmp = pid_file.with_suffix(".tmp")
