@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import errors, schema
+from .builtin_schemas import BUILTIN_SCHEMAS, GENERIC
 from .resources import ResourceInfo
 
 _META_ROOT = ("apiVersion", "kind", "metadata")
@@ -57,10 +58,12 @@ class SchemaHooksImpl:
         md = obj.get("metadata") or {}
         causes = list(schema.object_meta_causes(md, r.namespaced, generate_name_ok=old is None,
                                                 name_check=_name_check(r)))
+        body = {k: v for k, v in obj.items() if k != "metadata"}
+        body["metadata"] = {}
         if r.from_crd and r.schema is not None:
-            body = {k: v for k, v in obj.items() if k != "metadata"}
-            body["metadata"] = {}
             causes += schema.validate(body, _without_metadata(r.schema))
+        elif r.kind != "CustomResourceDefinition":
+            causes += schema.validate(body, BUILTIN_SCHEMAS.get(r.kind, GENERIC))
         return [{"field": c.field, "reason": c.type, "message": c.message} for c in causes]
 
 

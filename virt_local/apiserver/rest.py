@@ -515,6 +515,10 @@ def delete_options(call: Call) -> dict[str, Any]:
             raise errors.bad_request("gracePeriodSeconds must be an integer") from None
     if call.req.q("propagationPolicy"):
         opts["propagationPolicy"] = call.req.q("propagationPolicy")
+    if not isinstance(opts.get("preconditions") or {}, dict):
+        raise errors.bad_request("DeleteOptions.preconditions must be an object")
+    if not isinstance(opts.get("gracePeriodSeconds", 0), int) or isinstance(opts.get("gracePeriodSeconds"), bool):
+        raise errors.bad_request("DeleteOptions.gracePeriodSeconds must be an integer")
     if opts.get("propagationPolicy") not in (None, "Orphan", "Background", "Foreground"):
         raise errors.bad_request(f"propagationPolicy: Unsupported value: \"{opts['propagationPolicy']}\": "
                                  'supported values: "Foreground", "Background", "Orphan"')

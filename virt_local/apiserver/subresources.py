@@ -18,6 +18,18 @@ from .jsonpath import JsonPathError, compile_path
 from .rest import Call, Ctx
 
 
+def _field(body: Any, key: str, kind: str) -> dict[str, Any]:
+    """`body[key]` as an object; a 400 naming the field when it is something else."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(f"the {kind} body must be an object")
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.bad_request(f"{kind}.{key} must be an object")
+    return value
+
+
 def _path_get(obj: dict[str, Any], path: str) -> Any:
     try:
         found = compile_path(path).find(obj)
@@ -70,12 +82,12 @@ async def scale(ctx: Ctx, call: Call) -> Response:
         new_scale = rest.decode_body(call.req)
     if not isinstance(new_scale, dict):
         raise errors.bad_request("the body must be a Scale object")
-    replicas = (new_scale.get("spec") or {}).get("replicas")
+    replicas = _field(new_scale, "spec", "Scale").get("replicas")
     if not isinstance(replicas, int) or replicas < 0:
         raise errors.invalid("Scale", "autoscaling", call.info.name, [
             {"field": "spec.replicas", "reason": "FieldValueInvalid",
              "message": f"Invalid value: {replicas!r}: must be greater than or equal to 0"}])
-    want_rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+    want_rv = _field(new_scale, "metadata", "Scale").get("resourceVersion")
     if want_rv and want_rv != str(cur.rv):
         raise errors.conflict(call.r.plural, call.r.group, call.info.name)
     _path_set(obj, _scale_paths(call)["specReplicasPath"], replicas)
@@ -87,7 +99,7 @@ async def scale(ctx: Ctx, call: Call) -> Response:
 
 async def binding(ctx: Ctx, call: Call) -> Response:
     body = rest.decode_body(call.req)
-    target = (body.get("target") or {}) if isinstance(body, dict) else {}
+    target = _field(body, "target", "Binding")
     node = target.get("name")
     if not node:
         raise errors.invalid("Binding", "", call.info.name, [
@@ -117,7 +129,7 @@ async def eviction(ctx: Ctx, call: Call) -> Response:
     if cur is None:
         raise errors.not_found("pods", "", call.info.name)
     body = rest.decode_body(call.req) if call.req.body else {}
-    opts = (body.get("deleteOptions") or {}) if isinstance(body, dict) else {}
+    opts = _field(body, "deleteOptions", "Eviction")
     await rest.delete_entry(ctx, call.r, cur, opts, dry_run=call.dry_run)
     return Response(status=201, body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                                    "status": "Success", "code": 201}))
@@ -176,12 +188,15 @@ async def token(ctx: Ctx, call: Call, authority: TokenAuthority) -> Response:
     if cur is None:
         raise errors.not_found("serviceaccounts", "", call.info.name)
     body = rest.decode_body(call.req) if call.req.body else {}
-    spec = (body.get("spec") or {}) if isinstance(body, dict) else {}
+    spec = _field(body, "spec", "TokenRequest")
     exp_s = spec.get("expirationSeconds") or 3600
     if not isinstance(exp_s, int) or exp_s < 600:
         raise errors.invalid("TokenRequest", "authentication.k8s.io", call.info.name, [
             {"field": "spec.expirationSeconds", "reason": "FieldValueInvalid",
              "message": "Invalid value: may not specify a duration less than 10 minutes"}])
+    audiences = spec.get("audiences")
+    if audiences is not None and (not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences)):
+        raise errors.bad_request("TokenRequest.spec.audiences must be a list of strings")
     tok, exp = authority.issue(call.namespace, call.info.name, cur.uid, expiration_seconds=exp_s,
                                audiences=spec.get("audiences") or None)
     import datetime
@@ -200,6 +215,9 @@ async def finalize(ctx: Ctx, call: Call) -> Response:
     if cur is None:
         raise errors.not_found("namespaces", "", call.info.name)
     obj = cur.obj()
-    obj.setdefault("spec", {})["finalizers"] = list((body.get("spec") or {}).get("finalizers") or [])
+    finalizers = _field(body, "spec", "Namespace").get("finalizers") or []
+    if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
+        raise errors.bad_request("Namespace.spec.finalizers must be a list of strings")
+    obj.setdefault("spec", {})["finalizers"] = list(finalizers)
     entry = await ctx.store.put(("", "namespaces"), obj)
     return Response(body=entry.raw)
