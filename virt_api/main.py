@@ -77,7 +77,9 @@ async def run(settings: Settings) -> None:
             create_app(state), host=settings.address, port=settings.port, http=TLSHttpToolsProtocol,
             ws=TLSWebSocketsProtocol, ws_ping_interval=1.0, ws_ping_timeout=60.0, lifespan="off",
             ssl_context_factory=lambda _cfg, _default: tls.server_context(), timeout_graceful_shutdown=5,
-            log_config=None, access_log=False)
+            log_config=None, access_log=False,
+            # Nothing reads the client address, so X-Forwarded-* need not be parsed on every request.
+            proxy_headers=False, server_header=False)
         server = _Server(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
