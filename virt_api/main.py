@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Generator, Sequence
@@ -37,22 +36,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
-
-
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
-
-
-def _without_environment_lookups(kube: KubeClient) -> None:
-    """Stop the client's aiohttp session from looking up proxy variables and ~/.netrc on every request.
-
-    With `trust_env` aiohttp resolves both per request in the default thread pool, two executor round
-    trips that more than halve virt-api's request rate. When no proxy variable and no netrc file exist
-    the lookups can only come back empty, so they are skipped; otherwise the session keeps them.
-    """
-    names = {k.lower() for k in os.environ}
-    netrc = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
-    if names.isdisjoint(PROXY_VARIABLES) and not os.path.exists(netrc):
-        kube._session._trust_env = False  # noqa: SLF001 - aiohttp has no public setter
 
 
 async def _wait_for_auth(state: ApiState, limit: float = 60.0) -> None:
@@ -84,8 +67,6 @@ async def run(settings: Settings) -> None:
                                              user_agent="virt-api")
     review_kube = await KubeClient.from_environment(settings.kubeconfig, qps=settings.qps, burst=settings.burst,
                                                     user_agent="virt-api-reviews")
-    _without_environment_lookups(kube)
-    _without_environment_lookups(review_kube)
     handlers = HandlerConnector(kube, addresses=settings.handler_addresses, tls=settings.handler_tls,
                                 namespace=settings.namespace)
     state = ApiState(kube=kube, handlers=handlers, settings=settings, review_kube=review_kube)

@@ -82,6 +82,21 @@ def patch_remove(path: str) -> dict[str, Any]:
     return {"op": "remove", "path": path}
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
+
+
+def _skip_empty_environment_lookups(session: aiohttp.ClientSession) -> None:
+    """Stop aiohttp from looking up proxy variables and ~/.netrc on every request when neither exists.
+
+    With `trust_env` aiohttp resolves both per request in the default thread pool, two executor round
+    trips that more than halve a component's request rate; when there is nothing to find, skip them.
+    """
+    names = {k.lower() for k in os.environ}
+    netrc = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    if names.isdisjoint(PROXY_VARIABLES) and not os.path.exists(netrc):
+        session._trust_env = False  # noqa: SLF001 - aiohttp has no public setter
+
+
 class KubeClient:
     """An API client with a client-side rate limit. Use `from_kubeconfig` or `in_cluster`."""
 
@@ -101,6 +116,7 @@ class KubeClient:
         self._rest = api_client.rest_client
         self._session: aiohttp.ClientSession = self._rest.pool_manager
         self._user_agent = user_agent
+        _skip_empty_environment_lookups(self._session)
 
     @classmethod
     async def from_kubeconfig(
