@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from . import rest
+from . import deletion, rest
 from .rbac import bootstrap_policy
 from .store import Entry, Event, TypeKey
 
@@ -163,7 +163,7 @@ class Controllers:
         if cur is None or cur.uid != e.uid:
             return
         try:
-            await rest.delete_entry(self.server.ctx, r, cur, {"propagationPolicy": policy}, dry_run=False)
+            await deletion.delete_entry(self.server.ctx, r, cur, {"propagationPolicy": policy}, dry_run=False)
         except Exception:  # noqa: BLE001
             log.exception("garbage collection of %s/%s failed", e.namespace, e.name)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from . import discovery, errors, rest, subresources
+from . import deletion, discovery, errors, rest, subresources
 from .admission import AdmissionChain
 from .aggregation import Aggregator
 from .auth import Authenticator, TokenAuthority, impersonation
@@ -268,9 +268,9 @@ class ApiServer:
         if verb == "patch":
             return await rest.patch(ctx, call)
         if verb == "delete":
-            return await rest.delete(ctx, call)
+            return await deletion.delete(ctx, call)
         if verb == "deletecollection":
-            return await rest.delete_collection(ctx, call)
+            return await deletion.delete_collection(ctx, call)
         raise errors.method_not_allowed()
 
 

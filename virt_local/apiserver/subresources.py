@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from . import errors, rest
+from . import deletion, errors, rest
 from .auth import TokenAuthority
 from .httpserver import Response
 from .jsonpath import JsonPathError, compile_path
@@ -130,7 +130,7 @@ async def eviction(ctx: Ctx, call: Call) -> Response:
         raise errors.not_found("pods", "", call.info.name)
     body = rest.decode_body(call.req) if call.req.body else {}
     opts = _field(body, "deleteOptions", "Eviction")
-    await rest.delete_entry(ctx, call.r, cur, opts, dry_run=call.dry_run)
+    await deletion.delete_entry(ctx, call.r, cur, opts, dry_run=call.dry_run)
     return Response(status=201, body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                                    "status": "Success", "code": 201}))
 
