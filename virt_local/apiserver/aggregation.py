@@ -22,7 +22,6 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -449,7 +448,3 @@ class Aggregator:
         obj["status"] = {"conditions": [{"type": "Available", "status": want, "reason": reason, "message": message,
                                          "lastTransitionTime": rest.now_rfc3339()}]}
         await self.server.store.put(("apiregistration.k8s.io", "apiservices"), obj)
-
-
-def service_file(data_dir: Path) -> Path:
-    return data_dir / "services.yaml"

@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from . import deletion, discovery, errors, rest, subresources
 from .admission import AdmissionChain
@@ -288,11 +285,3 @@ async def run(settings: Settings, ready: Callable[[str], None] | None = None) ->
         await stop.wait()
     finally:
         await server.stop()
-
-
-def now() -> float:
-    return time.time()
-
-
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
