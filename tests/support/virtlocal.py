@@ -126,6 +126,10 @@ class VirtLocal:
         obj = self.get(kind, name)
         return str(((obj or {}).get("status") or {}).get("phase") or ("" if obj else "<gone>"))
 
+    def virt_local(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run another `virt-local` command (e.g. `images list`) next to the running `up`."""
+        return subprocess.run([str(VENV_BIN / "virt-local"), *args], capture_output=True, text=True, timeout=60)
+
     def images_import(self, name: str, path: Path, directory: bool) -> None:
         args = [str(VENV_BIN / "virt-local"), "images", "import", name, str(path), "--data-dir", str(self.data_dir)]
         res = subprocess.run(args + (["--dir"] if directory else []), capture_output=True, text=True, timeout=120)

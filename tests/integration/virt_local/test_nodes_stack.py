@@ -5,112 +5,38 @@ graceful deletion, PVCs from the local provisioner, images imported while it run
 from __future__ import annotations
 
 import json
-import os
-import select
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-VENV_BIN = Path(sys.executable).parent
-
-
-@dataclass
-class Stack:
-    data_dir: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.data_dir / "kubeconfig"
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], input=input,
-                             capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "KUBECACHEDIR": str(self.data_dir / "kubecache")})
-        if check and res.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
-        return res
-
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        res = self.kubectl("get", kind, name, "-o", "json", check=False)
-        return json.loads(res.stdout) if res.returncode == 0 else None
-
-    def virt_local(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(VENV_BIN / "virt-local"), *args], capture_output=True, text=True, timeout=60)
-
-
-def wait_for(what: str, check: Callable[[], Any], seconds: float = 30.0) -> Any:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
-
-
-def _read_ready(proc: subprocess.Popen[bytes], seconds: float) -> str:
-    assert proc.stdout is not None
-    buf = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and b"\nready " not in b"\n" + buf:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buf += chunk
-        if proc.poll() is not None:
-            break
-    return buf.decode(errors="replace")
+from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("virt-local")
-    log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - owned by the process
-    proc = subprocess.Popen([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir), "--no-kubevirt",
-                             "--hypervisor", "test", "--image-map", "test/sleeper=sleep infinity"],
-                            stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    log.close()
-    out = _read_ready(proc, 60)
-    if "ready " not in out:
-        proc.kill()
-        proc.wait()
-        raise AssertionError(f"virt-local up did not become ready: {out}\n{(data_dir / 'up.log').read_text()[-3000:]}")
-    s = Stack(data_dir, proc)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
+    data_dir = tmp_path_factory.mktemp("virt-local") / "data"
+    s = start_virt_local(data_dir, "test", "--no-kubevirt", "--image-map", "test/sleeper=sleep infinity",
+                         seconds=60)
     try:
         yield s
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+        s.stop(60)
 
 
-def apply(stack: Stack, manifest: str) -> None:
+def apply(stack: VirtLocal, manifest: str) -> None:
     stack.kubectl("apply", "-f", "-", input=manifest)
 
 
-def phase(stack: Stack, name: str) -> str:
+def phase(stack: VirtLocal, name: str) -> str:
     pod = stack.get("pod", name)
     return str(((pod or {}).get("status") or {}).get("phase") or "")
 
 
-def test_node_is_registered_ready_with_capacity(stack: Stack) -> None:
+def test_node_is_registered_ready_with_capacity(stack: VirtLocal) -> None:
     node = wait_for("node-1", lambda: stack.get("node", "node-1"))
     status = node["status"]
     assert {"cpu", "memory", "pods"} <= set(status["capacity"])
@@ -120,7 +46,7 @@ def test_node_is_registered_ready_with_capacity(stack: Stack) -> None:
     assert lease["spec"]["holderIdentity"] == "node-1"
 
 
-def test_pod_that_fits_is_scheduled_and_runs_with_its_environment(stack: Stack) -> None:
+def test_pod_that_fits_is_scheduled_and_runs_with_its_environment(stack: VirtLocal) -> None:
     apply(stack, """
 apiVersion: v1
 kind: ConfigMap
@@ -162,7 +88,7 @@ spec:
     assert "hello" in logs and "scratch-ok" in logs
 
 
-def test_pod_that_does_not_fit_is_unschedulable_with_a_message(stack: Stack) -> None:
+def test_pod_that_does_not_fit_is_unschedulable_with_a_message(stack: VirtLocal) -> None:
     apply(stack, """
 apiVersion: v1
 kind: Pod
@@ -182,7 +108,7 @@ spec:
     stack.kubectl("delete", "pod", "too-big", "--wait=false")
 
 
-def test_unknown_image_fails_with_err_image_pull(stack: Stack) -> None:
+def test_unknown_image_fails_with_err_image_pull(stack: VirtLocal) -> None:
     apply(stack, """
 apiVersion: v1
 kind: Pod
@@ -201,7 +127,7 @@ spec:
     stack.kubectl("delete", "pod", "unknown-image", "--wait=false")
 
 
-def test_graceful_deletion_sigterm_then_sigkill_then_removal(stack: Stack) -> None:
+def test_graceful_deletion_sigterm_then_sigkill_then_removal(stack: VirtLocal) -> None:
     apply(stack, """
 apiVersion: v1
 kind: Pod
@@ -228,7 +154,7 @@ spec:
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
-def test_pvc_is_bound_and_usable(stack: Stack) -> None:
+def test_pvc_is_bound_and_usable(stack: VirtLocal) -> None:
     apply(stack, """
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -263,7 +189,7 @@ spec:
     assert str(64 * 2**20) in stack.kubectl("logs", "uses-pvc").stdout
 
 
-def test_imported_container_disk_is_mounted_read_only(stack: Stack, tmp_path: Path) -> None:
+def test_imported_container_disk_is_mounted_read_only(stack: VirtLocal, tmp_path: Path) -> None:
     disk = tmp_path / "tiny.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
     res = stack.virt_local("images", "import", "example/tiny-disk:v1", str(disk), "--data-dir", str(stack.data_dir))
@@ -293,7 +219,7 @@ spec:
                 "disk0" / "x").exists()
 
 
-def test_stop_leaves_no_process_behind(stack: Stack) -> None:
+def test_stop_leaves_no_process_behind(stack: VirtLocal) -> None:
     apply(stack, """
 apiVersion: v1
 kind: Pod

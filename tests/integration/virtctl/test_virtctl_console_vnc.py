@@ -13,7 +13,9 @@ import pty
 from typing import Any
 
 import pytest
-from virtctl_stack import BANNER, RFB_VERSION, VIRTCTL, Stack, fake_guest_sockets, vm_manifest, wait_for
+from virtctl_stack import BANNER, RFB_VERSION, VIRTCTL, Stack, fake_guest_sockets, vm_manifest
+
+from tests.support.virtlocal import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,9 @@ import subprocess
 from typing import Any
 
 import pytest
-from virtctl_stack import VIRTCTL, Stack, condition, vm_manifest, wait_for
+from virtctl_stack import VIRTCTL, Stack, condition, vm_manifest
+
+from tests.support.virtlocal import wait_for
 
 pytestmark = pytest.mark.slow
 

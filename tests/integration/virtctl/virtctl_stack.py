@@ -13,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import select
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.virtlocal import VirtLocal, start_virt_local
 from virt_client.unix_sockets import start_unix_server
 
 VENV_BIN = Path(sys.executable).parent
@@ -33,23 +31,12 @@ RFB_VERSION = b"RFB 003.008\n"
 
 
 @dataclass
-class Stack:
-    data_dir: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.data_dir / "kubeconfig"
+class Stack(VirtLocal):
+    """`virt-local up --hypervisor test`, used the way a virtctl user would (KUBECONFIG in the env)."""
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.data_dir / "kubecache")}
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(["kubectl", *args], input=input, capture_output=True, text=True, timeout=60, env=self.env)
-        if check and res.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
-        return res
 
     def virtctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run virtctl (kubeconfig from $KUBECONFIG, as a user would)."""
@@ -68,52 +55,10 @@ class Stack:
     def socket_dir(self, vmi_uid: str) -> Path:
         return self.data_dir / "nodes" / NODE / "root" / "var" / "run" / "kubevirt" / "sockets" / vmi_uid
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-def wait_for(what: str, check: Callable[[], Any], seconds: float = 30.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
-
 
 def start_stack(data_dir: Path) -> Stack:
-    log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - owned by the process
-    proc = subprocess.Popen([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir), "--hypervisor", "test"],
-                            stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    log.close()
-    assert proc.stdout is not None
-    buf = b""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and b"\nready " not in b"\n" + buf:
-        readable, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if readable:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buf += chunk
-        if proc.poll() is not None:
-            break
-    stack = Stack(data_dir, proc)
-    if b"\nready " not in b"\n" + buf:
-        stack.stop()
-        raise AssertionError(f"virt-local up did not become ready: {buf!r}\n{(data_dir / 'up.log').read_text()[-3000:]}")
-    return stack
+    started = start_virt_local(data_dir, "test")
+    return Stack(started.data_dir, started.proc, started.ready_line)
 
 
 def vm_manifest(name: str, run_strategy: str, namespace: str = "default", labels: dict[str, str] | None = None) -> str:
