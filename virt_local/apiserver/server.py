@@ -25,6 +25,7 @@ from .certs import ServerCertificates
 from .controllers import Controllers
 from .crd_hooks import SchemaHooksImpl, crd_before_write
 from .httpserver import HttpServer, Request, Response
+from .pod_ips import PodAddresses
 from .rbac import RbacSnapshot, RequestAttributes, UserInfo, forbidden_message
 from .registry import ResourceTable
 from .requestinfo import RequestInfo, parse
@@ -66,6 +67,8 @@ class ApiServer:
         self.ctx = rest.Ctx(store=self.store, admission=self.admission, schema=self.schema_hooks,
                             namespace_exists=self._namespace_phase, bookmark_interval=settings.bookmark_interval)
         self.ctx.before_write[("apiextensions.k8s.io", "customresourcedefinitions")] = crd_before_write
+        self.pod_addresses = PodAddresses()
+        self.ctx.before_write[("", "pods")] = self.pod_addresses.before_write
         self.controllers = Controllers(self)
         self.http = HttpServer(self.handle)
         self.log_locator: Callable[[dict[str, Any], str], Path | None] = self._default_log_locator
@@ -77,6 +80,7 @@ class ApiServer:
     async def start(self) -> str:
         n = self.store.load()
         log.info("loaded %d objects at revision %d", n, self.store.revision)
+        self.pod_addresses.load(self.store)
         self.storage.start(asyncio.get_running_loop())
         self._rebuild_table()
         await self.controllers.bootstrap()
@@ -127,6 +131,7 @@ class ApiServer:
 
     def _on_event(self, ev: Event) -> None:
         group, plural = ev.tk
+        self.pod_addresses.on_event(ev)
         if group == "rbac.authorization.k8s.io":
             self._rbac = None
         elif (group, plural) in (("apiextensions.k8s.io", "customresourcedefinitions"),

@@ -3,9 +3,9 @@
 Order: the image's PATH/HOME/HOSTNAME, the service environment (`KUBERNETES_SERVICE_HOST/PORT`),
 `envFrom` sources, then `env` entries, later ones winning. `valueFrom` supports the downward API
 (`fieldRef`: metadata.name/namespace/uid, labels['k'], annotations['k'], spec.nodeName,
-spec.serviceAccountName, status.podIP(s), status.hostIP(s); `resourceFieldRef`), ConfigMap and Secret
-keys. `$(VAR)` references in values, command and args expand to variables defined earlier; `$$`
-escapes a dollar; unknown references stay as written.
+spec.serviceAccountName, status.podIP(s) (the Pod's own loopback address), status.hostIP(s);
+`resourceFieldRef`), ConfigMap and Secret keys. `$(VAR)` references in values, command and args
+expand to variables defined earlier; `$$` escapes a dollar; unknown references stay as written.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import VolumeError
+from ..pod_network import NODE_IP, pod_ip
 from ..quantity import QuantityError, parse_quantity
 
-POD_IP = "127.0.0.1"
-HOST_IP = "127.0.0.1"
 Lookup = Callable[[str, str], Mapping[str, str] | None]  # (kind, name) -> data or None
 
 
@@ -56,7 +55,8 @@ def field_value(pod: Mapping[str, Any], path: str) -> str:
     simple = {
         "metadata.name": md.get("name"), "metadata.namespace": md.get("namespace"), "metadata.uid": md.get("uid"),
         "spec.nodeName": spec.get("nodeName"), "spec.serviceAccountName": spec.get("serviceAccountName") or "default",
-        "status.podIP": POD_IP, "status.podIPs": POD_IP, "status.hostIP": HOST_IP, "status.hostIPs": HOST_IP,
+        "status.podIP": pod_ip(pod), "status.podIPs": pod_ip(pod), "status.hostIP": NODE_IP,
+        "status.hostIPs": NODE_IP,
     }
     if path in simple:
         return str(simple[path] or "")

@@ -4,7 +4,8 @@
 `pod_status` derives the Pod's phase the way the kubelet does (a container never started → Pending;
 any running → Running; all stopped → Succeeded if all exited 0, else Failed under `Never`, Running
 under restart policies that will restart them), plus conditions (PodReadyToStartContainers,
-Initialized, ContainersReady, Ready, PodScheduled), IPs (127.0.0.1) and startTime. Containers count as
+Initialized, ContainersReady, Ready, PodScheduled), IPs (the Pod's own loopback address, see
+`virt_local.pod_network`; the node's is 127.0.0.1) and startTime. Containers count as
 ready while running: virt-local does not run probes.
 """
 
@@ -15,9 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..pod_network import NODE_IP, pod_ip
 from ..timestamps import now_rfc3339
-
-POD_IP = "127.0.0.1"
 
 
 class State(StrEnum):
@@ -157,9 +157,10 @@ def pod_status(pod: Mapping[str, Any], records: Sequence[ContainerRecord], *, st
         _condition("ContainersReady", not unready and not terminal, transitions, reason, message),
         dict(scheduled) if scheduled else _condition("PodScheduled", True, transitions),
     ]
+    ip = pod_ip(pod)
     status: dict[str, Any] = {
         "phase": ph, "conditions": conditions,
-        "hostIP": POD_IP, "hostIPs": [{"ip": POD_IP}], "podIP": POD_IP, "podIPs": [{"ip": POD_IP}],
+        "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}], "podIP": ip, "podIPs": [{"ip": ip}],
         "startTime": start_time, "qosClass": qos_class(pod),
         "containerStatuses": [container_status(r) for r in records],
     }
