@@ -1,4 +1,5 @@
-"""Admission webhooks: mutating, then validating, called with AdmissionReview v1.
+"""Admission: the built-in ServiceAccount plugin for Pods (`sa_admission`), then webhooks: mutating,
+then validating, called with AdmissionReview v1.
 
 Webhook configurations are read from the store; a webhook is called when its rules (operations,
 groups, versions, resources incl. subresources, scope), namespaceSelector and objectSelector match.
@@ -23,6 +24,7 @@ from . import errors
 from .patch import PatchError, apply_json_patch
 from .rbac import UserInfo
 from .resources import ResourceInfo
+from .sa_admission import admit_pod
 from .selectors import SelectorError, label_selector_from_dict
 
 if TYPE_CHECKING:
@@ -105,6 +107,8 @@ class AdmissionChain:
                     old: dict[str, Any] | None, user: UserInfo, dry_run: bool, namespace: str, name: str,
                     options: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, list[str]]:
         warnings: list[str] = []
+        if operation == "CREATE" and not r.group and r.plural == "pods" and not subresource and obj is not None:
+            obj = self._service_account(obj, namespace)
         mutating = self._applicable("mutatingwebhookconfigurations", operation, r, subresource, namespace, obj, old)
         validating = self._applicable("validatingwebhookconfigurations", operation, r, subresource, namespace,
                                       obj, old)
@@ -135,6 +139,13 @@ class AdmissionChain:
             warnings += resp.get("warnings") or []
             self._raise_if_denied(wh, resp)
         return obj, warnings
+
+    def _service_account(self, pod: dict[str, Any], namespace: str) -> dict[str, Any]:
+        spec = pod.get("spec")
+        name = (spec.get("serviceAccountName") or spec.get("serviceAccount") or "default") \
+            if isinstance(spec, dict) else "default"
+        sa = self.server.store.get(("", "serviceaccounts"), namespace, name) if isinstance(name, str) else None
+        return admit_pod(pod, sa.obj() if sa is not None else None)
 
     @staticmethod
     def _raise_if_denied(wh: dict[str, Any], resp: dict[str, Any]) -> None:

@@ -58,7 +58,7 @@ class TokenAuthority:
         self.admin_token = token_file.read_text().strip()
 
     def issue(self, namespace: str, name: str, sa_uid: str, *, expiration_seconds: int = 3600,
-              audiences: list[str] | None = None, bound: dict[str, str] | None = None,
+              audiences: list[str] | None = None, bound: dict[str, Any] | None = None,
               now: float | None = None) -> tuple[str, int]:
         iat = int(now if now is not None else time.time())
         exp = iat + max(600, expiration_seconds)

@@ -5,6 +5,7 @@ serviceaccounts/token and namespaces/finalize (status is handled by the generic 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,10 @@ async def log(ctx: Ctx, call: Call, locate: LogLocator) -> Response:
     return Response(stream=follow(), content_type="text/plain")
 
 
+EXTENDED_TOKEN_REQUEST = 3607
+EXTENDED_TOKEN_SECONDS = 365 * 24 * 3600
+
+
 async def token(ctx: Ctx, call: Call, authority: TokenAuthority) -> Response:
     cur = ctx.store.get(("", "serviceaccounts"), call.namespace, call.info.name)
     if cur is None:
@@ -197,8 +202,17 @@ async def token(ctx: Ctx, call: Call, authority: TokenAuthority) -> Response:
     audiences = spec.get("audiences")
     if audiences is not None and (not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences)):
         raise errors.bad_request("TokenRequest.spec.audiences must be a list of strings")
-    tok, exp = authority.issue(call.namespace, call.info.name, cur.uid, expiration_seconds=exp_s,
-                               audiences=spec.get("audiences") or None)
+    # As kube-apiserver's --service-account-extend-token-expiration: the kubelet's projected token
+    # (3607 s) is valid for a year, so a process that reads it once keeps working; the reported
+    # expiry (and the `warnafter` claim) stay at the requested one.
+    extend = exp_s == EXTENDED_TOKEN_REQUEST
+    now = int(time.time())
+    tok, exp = authority.issue(call.namespace, call.info.name, cur.uid,
+                               expiration_seconds=EXTENDED_TOKEN_SECONDS if extend else exp_s,
+                               audiences=spec.get("audiences") or None,
+                               bound={"warnafter": now + exp_s} if extend else None, now=now)
+    if extend:
+        exp = now + exp_s
     import datetime
     ts = datetime.datetime.fromtimestamp(exp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
