@@ -51,8 +51,12 @@ def main(argv: list[str]) -> None:
     error_file = spec.get("startError")
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        for m in spec.get("mounts") or []:
-            bind(libc, m["source"], m["target"], bool(m.get("readOnly")))
+        mounts = spec.get("mounts") or []
+        # Every source is opened before the first mount: a mount over a parent of the data dir
+        # (an emptyDir at /tmp with the data dir under /tmp) must not hide later sources.
+        held = [os.open(m["source"], os.O_PATH) if os.path.exists(m["source"]) else -1 for m in mounts]
+        for m, fd in zip(mounts, held, strict=True):
+            bind(libc, m["source"] if fd < 0 else f"/proc/self/fd/{fd}", m["target"], bool(m.get("readOnly")))
         if spec.get("cwd"):
             os.chdir(spec["cwd"])
         args = list(spec["argv"])
