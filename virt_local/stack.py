@@ -1,5 +1,6 @@
-"""The node side of virt-local, run inside `virt-local up`: node agents, the scheduler, one pod runner
-per node and the volume provisioner, sharing one API client.
+"""The cluster side of virt-local, run inside `virt-local up`: node agents, the scheduler, the workload
+controllers (Deployments, ReplicaSets, DaemonSets, Endpoints), one pod runner per node and the volume
+provisioner, sharing one API client.
 
 `start()` registers the nodes and the default StorageClass (so both exist before anything is
 scheduled); `run()` runs everything until cancelled; `stop()` ends every Pod's processes, reports them
@@ -23,6 +24,7 @@ from .podrunner.runner import PodRunner
 from .podrunner.worker import NodeContext
 from .provisioner import Provisioner
 from .scheduler import Scheduler
+from .workloads.manager import WorkloadControllers
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class NodeStack:
                         for n in names]
         self.scheduler = Scheduler(client)
         self.provisioner = Provisioner(client, data_dir / "volumes")
+        self.workloads = WorkloadControllers(client)
 
     @property
     def node_names(self) -> list[str]:
@@ -69,6 +72,7 @@ class NodeStack:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.scheduler.run())
             tg.create_task(self.provisioner.run())
+            tg.create_task(self.workloads.run())
             for agent in self.agents:
                 tg.create_task(agent.run())
             for runner in self.runners:
