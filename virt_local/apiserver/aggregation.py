@@ -1,8 +1,9 @@
 """API aggregation: APIServices with `spec.service` are proxied to their backend.
 
-There is no service network on one machine, so a service is mapped to a loopback address by
+There is no service network on one machine: a Service port resolves to a static mapping from
 `<data-dir>/services.yaml` (`"<namespace>/<name>:<port>": "127.0.0.1:<port>"`, re-read when it
-changes) or by `--service` flags. The proxy verifies the backend with the APIService's `caBundle`
+changes) or `--service` flags, else to a ready address of the Service's Endpoints (kube-apiserver's
+`--enable-aggregator-routing`), taken in turn. The proxy verifies the backend with the APIService's `caBundle`
 against the name `<name>.<namespace>.svc`, presents the front-proxy client certificate and passes
 the authenticated user in `X-Remote-User`, `X-Remote-Group` and `X-Remote-Extra-*`, as
 kube-apiserver does. Upgrade requests (websockets) are spliced byte for byte after the backend's
@@ -222,6 +223,25 @@ class BackendPool:
         return BackendResponse(self, conn, p, head_only=method == "HEAD")
 
 
+def service_endpoint(svc: dict[str, Any], endpoints: dict[str, Any] | None, port: int, turn: int) -> str | None:
+    """A ready `ip:port` of the Service's Endpoints for its port `port` (round robin by `turn`)."""
+    svc_port = next((p for p in (svc.get("spec") or {}).get("ports") or []
+                     if isinstance(p, dict) and p.get("port") == port), None)
+    if svc_port is None:
+        return None
+    wanted = svc_port.get("name") or ""
+    choices = []
+    for subset in (endpoints or {}).get("subsets") or []:
+        ep_port = next((p for p in subset.get("ports") or [] if (p.get("name") or "") == wanted), None)
+        if ep_port is None:
+            continue
+        choices += [f"{a['ip']}:{ep_port['port']}" for a in subset.get("addresses") or [] if a.get("ip")]
+    if not choices:
+        return None
+    choices.sort()
+    return choices[turn % len(choices)]
+
+
 class _Stale(Exception):
     pass
 
@@ -235,6 +255,7 @@ class Aggregator:
         self._file_map: dict[str, str] = {}
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._pools: dict[tuple[str, str, str], BackendPool] = {}
+        self._rotation = 0
 
     # ---- configuration -------------------------------------------------------------------
     def refresh(self) -> list[tuple[str, str, int, int]]:
@@ -269,11 +290,20 @@ class Aggregator:
         return {**self._file_map, **self.server.settings.service_map}
 
     def resolve(self, namespace: str, name: str, port: int) -> str:
+        """`host:port` behind a Service port: a static mapping, else a ready endpoint of the Service."""
         key = f"{namespace}/{name}:{port}"
         target = self._service_map().get(key)
+        if target is not None:
+            return target
+        svc = self.server.store.get(("", "services"), namespace, name)
+        if svc is None:
+            raise errors.service_unavailable(f'service "{namespace}/{name}" not found')
+        eps = self.server.store.get(("", "endpoints"), namespace, name)
+        target = service_endpoint(svc.obj(), eps.obj() if eps else None, port, self._rotation)
+        self._rotation += 1
         if target is None:
             raise errors.service_unavailable(f'no endpoints available for service "{namespace}/{name}" '
-                                             f"(port {port}); map it in {self._file}")
+                                             f"(port {port})")
         return target
 
     def webhook_url(self, cc: dict[str, Any]) -> tuple[str, str]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("virt_local.apiserver.controllers")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+AVAILABILITY_SECONDS = 5.0
 
 
 class Controllers:
@@ -101,15 +102,20 @@ class Controllers:
         self.queue.put_nowait(ev)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_check = loop.time()
         while True:
             try:
-                ev = await asyncio.wait_for(self.queue.get(), 5.0)
+                ev = await asyncio.wait_for(self.queue.get(), max(0.0, min(5.0, next_check - loop.time())))
             except TimeoutError:
                 ev = None
             try:
+                if loop.time() >= next_check:
+                    # APIService availability every 5 s, also while events keep coming
+                    next_check = loop.time() + AVAILABILITY_SECONDS
+                    await self.server.aggregator.check_availability()
                 if ev is None:
                     await self.sweep()
-                    await self.server.aggregator.check_availability()
                 else:
                     await self._handle(ev)
             except asyncio.CancelledError:
