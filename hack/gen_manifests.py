@@ -169,7 +169,8 @@ def _nonroot() -> tuple[dict[str, Any], dict[str, Any]]:
 def controller_deployment() -> dict[str, Any]:
     labels = {"kubevirt.io": "virt-controller"}
     args = ["--namespace", NAMESPACE, "--launcher-image", LAUNCHER_IMAGE, "--hypervisor", HYPERVISOR,
-            "--port", str(CONTROLLER_PORT), "--workers", str(_CONTROLLER.workers)]
+            "--port", str(CONTROLLER_PORT), "--workers", str(_CONTROLLER.workers),
+            "--bind-address", "$(POD_IP)"]
     pod_sc, container_sc = _nonroot()
     anti_affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": labels},
@@ -177,7 +178,7 @@ def controller_deployment() -> dict[str, Any]:
     container = {
         "name": "virt-controller", "image": CONTROLLER_IMAGE, "imagePullPolicy": "IfNotPresent",
         "command": ["virt-controller"], "args": args,
-        "env": [_env_field("POD_NAME", "metadata.name")],
+        "env": [_env_field("POD_NAME", "metadata.name"), _env_field("POD_IP", "status.podIP")],
         "ports": [{"name": "metrics", "containerPort": CONTROLLER_PORT, "protocol": "TCP"}],
         "readinessProbe": _probe("/healthz", CONTROLLER_PORT, initial=5),
         "livenessProbe": _probe("/healthz", CONTROLLER_PORT, initial=15, failures=6),
@@ -215,11 +216,11 @@ def handler_daemonset() -> dict[str, Any]:
     args = ["--node-name", "$(NODE_NAME)", "--run-dir", run_dir, "--hypervisor", HYPERVISOR,
             "--port", str(HANDLER_PORT), "--health-port", str(HANDLER_HEALTH_PORT),
             "--tls-cert", f"{HANDLER_CERT_DIR}/tls.crt", "--tls-key", f"{HANDLER_CERT_DIR}/tls.key",
-            "--client-ca", f"{HANDLER_CERT_DIR}/ca.crt"]
+            "--client-ca", f"{HANDLER_CERT_DIR}/ca.crt", "--address", "$(POD_IP)"]
     container = {
         "name": "virt-handler", "image": HANDLER_IMAGE, "imagePullPolicy": "IfNotPresent",
         "command": ["virt-handler"], "args": args,
-        "env": [_env_field("NODE_NAME", "spec.nodeName")],
+        "env": [_env_field("NODE_NAME", "spec.nodeName"), _env_field("POD_IP", "status.podIP")],
         "ports": [{"name": "server", "containerPort": HANDLER_PORT, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": HANDLER_HEALTH_PORT, "protocol": "TCP"}],
         "readinessProbe": _probe("/readyz", HANDLER_HEALTH_PORT, initial=5),

@@ -86,7 +86,7 @@ def deployment() -> dict[str, Any]:
             "--tls-key", "/etc/virt-api/certificates/tls.key",
             "--handler-client-cert", "/etc/virt-handler/clientcertificates/tls.crt",
             "--handler-client-key", "/etc/virt-handler/clientcertificates/tls.key",
-            "--handler-ca", "/etc/virt-handler/clientcertificates/ca.crt"]
+            "--handler-ca", "/etc/virt-handler/clientcertificates/ca.crt", "--address", "$(POD_IP)"]
     mounts = [{"name": "certs", "mountPath": "/etc/virt-api/certificates", "readOnly": True},
               {"name": "handler-certs", "mountPath": "/etc/virt-handler/clientcertificates", "readOnly": True}]
     labels = {"kubevirt.io": "virt-api"}
@@ -97,6 +97,8 @@ def deployment() -> dict[str, Any]:
                                   "spec": {"serviceAccountName": SERVICE_ACCOUNT,
                                            "containers": [{"name": "virt-api", "image": IMAGE,
                                                            "command": ["virt-api"], "args": args,
+                                                           "env": [{"name": "POD_IP", "valueFrom": {
+                                                               "fieldRef": {"fieldPath": "status.podIP"}}}],
                                                            "ports": [{"name": "virt-api", "containerPort": 8443,
                                                                       "protocol": "TCP"}],
                                                            "readinessProbe": probe, "volumeMounts": mounts}],

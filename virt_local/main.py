@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--port", type=int, default=0, help="API server port (default: the one used before, else free)")
     u.add_argument("--image-map", action="append", default=[], metavar="NAME=COMMAND",
                    help="run containers of image NAME as COMMAND (NAME may end in *; repeatable)")
-    u.add_argument("--no-kubevirt", action="store_true", help="run only the Kubernetes side (no CRDs' controllers)")
+    u.add_argument("--no-kubevirt", action="store_true",
+                   help="run only the Kubernetes side: no CRDs, no KubeVirt components (install them as on a "
+                        "cluster: kubectl apply -k manifests/, see docs/operations.md)")
     u.add_argument("--manifests", type=Path, default=None, help="manifests directory (default: the project's)")
     u.add_argument("--launcher-image", default=None, help="virt-launcher image rendered into launcher Pods")
     u.add_argument("-v", "--verbose", action="store_true")

@@ -2,10 +2,12 @@
 
 Order: choose the hypervisor mode → start the API server (child process, port remembered in
 `<data-dir>/up.json` so a restart resumes with the same kubeconfig) → register nodes and the default
-StorageClass, start the scheduler, pod runners and provisioner (in this process) → apply the CRDs and
-manifests, issue certificates, write `services.yaml` → start virt-api, virt-controller and one
-virt-handler per node (child processes, each with its own kubeconfig and log in `<data-dir>/logs/`) →
-wait until each answers its health check → print `ready …`. Children that die are restarted with
+StorageClass, start the scheduler, workload controllers, pod runners and provisioner (in this
+process) → unless `--no-kubevirt`: apply the CRDs and manifests, issue certificates, write
+`services.yaml` → start virt-api, virt-controller and one virt-handler per node (child processes,
+each with its own kubeconfig and log in `<data-dir>/logs/`) → wait until each answers its health
+check → print `ready …`. With `--no-kubevirt` nothing of KubeVirt is applied or started: the install
+is the cluster one (`kubectl apply -k manifests/`), run by the workload controllers and pod runners. Children that die are restarted with
 backoff. SIGINT/SIGTERM stops everything in reverse order: KubeVirt components, then every Pod's
 processes (their final status posted), then the nodes, then the API server; nothing is left running.
 A component whose package is not installed is skipped with a log line.
@@ -257,8 +259,11 @@ class Up:
     def _ready_message(self, choice: hypervisor.Choice) -> str:
         kubeconfig = self.data_dir / "kubeconfig"
         names = ", ".join(c.name for c in self.components) or "no KubeVirt components"
+        install = "" if self.s.kubevirt else \
+            "  install KubeVirt as on a cluster: kubectl apply -k manifests/ (docs/operations.md)\n"
         return (f"ready kubeconfig={kubeconfig} hypervisor={choice.mode} nodes={self.s.nodes}\n"
-                f"  running: API server, scheduler, pod runners, volume provisioner; {names}\n"
+                f"  running: API server, scheduler, workload controllers, pod runners, volume provisioner; "
+                f"{names}\n{install}"
                 f"  export KUBECONFIG={kubeconfig}\n"
                 f"  kubectl get nodes; kubectl apply -f vmi.yaml; virtctl console <vmi>\n"
                 f"  logs in {self.logs}; stop with Ctrl-C")
