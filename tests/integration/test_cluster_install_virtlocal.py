@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_install_comes_up_and_runs_a_vmi(cluster: VirtLocal) -> None:
     assert res.returncode == 0, f"the install did not roll out: {res.stdout}{res.stderr}\n{_diagnose(cluster)}"
 
     pods = cluster.list("pods", "-n", NS)
-    by_component: dict[str, list[dict[str, object]]] = {}
+    by_component: dict[str, list[dict[str, Any]]] = {}
     for pod in pods:
         by_component.setdefault(pod["metadata"]["labels"]["kubevirt.io"], []).append(pod)
     assert {k: len(v) for k, v in by_component.items()} == {"virt-api": 2, "virt-controller": 2,

@@ -82,14 +82,14 @@ def test_allocator_skips_live_addresses_and_does_not_reuse_at_once() -> None:
 
 def test_pod_addresses_assign_on_create_and_keep_on_update() -> None:
     pa = PodAddresses()
-    pod = {"metadata": {"name": "p", "annotations": {POD_IP_ANNOTATION: "127.9.9.9"}}, "spec": {}}
+    pod: dict[str, Any] = {"metadata": {"name": "p", "annotations": {POD_IP_ANNOTATION: "127.9.9.9"}}, "spec": {}}
     pa.before_write(pod, None)
     ip = pod["metadata"]["annotations"][POD_IP_ANNOTATION]
     assert ip == "127.1.0.1" and pod_ip(pod) == ip
-    update = {"metadata": {"name": "p", "annotations": {POD_IP_ANNOTATION: "127.5.5.5", "x": "y"}}, "spec": {}}
+    update: dict[str, Any] = {"metadata": {"name": "p", "annotations": {POD_IP_ANNOTATION: "127.5.5.5", "x": "y"}}, "spec": {}}
     pa.before_write(update, pod)
     assert update["metadata"]["annotations"] == {POD_IP_ANNOTATION: ip, "x": "y"}
-    host = {"metadata": {"name": "h"}, "spec": {"hostNetwork": True}}
+    host: dict[str, Any] = {"metadata": {"name": "h"}, "spec": {"hostNetwork": True}}
     pa.before_write(host, None)
     assert "annotations" not in host["metadata"] and pod_ip(host) == "127.0.0.1"
 

@@ -12,7 +12,7 @@ from virt_local.workloads import daemonset, deployment, endpoints, replicaset
 from virt_local.workloads.pods import deletion_order, template_hash
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-TEMPLATE = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+TEMPLATE: dict[str, Any] = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
 
 
 def _owner(kind: str, name: str, uid: str, **spec: Any) -> dict[str, Any]:
