@@ -21,6 +21,7 @@ from .nodes import NodeAgent, NodeCapacity, node_name
 from .podrunner.backend import ApiBackend
 from .podrunner.imagemap import ImageMap
 from .podrunner.runner import PodRunner
+from .podrunner.warmstart import WarmStarter
 from .podrunner.worker import NodeContext
 from .provisioner import Provisioner
 from .scheduler import Scheduler
@@ -50,10 +51,11 @@ class NodeStack:
         self.agents = [NodeAgent(client, name=n, root=node_root(data_dir, n), capacity=settings.capacity)
                        for n in names]
         alloc = settings.capacity.as_resources()
+        self.warm = WarmStarter()
         self.runners = [PodRunner(NodeContext(client=client, backend=backend, node_name=n,
                                               node_root=node_root(data_dir, n), pods_dir=data_dir / "pods",
                                               images=self.images, image_map=settings.image_map,
-                                              api_port=settings.api_port, allocatable=alloc))
+                                              api_port=settings.api_port, allocatable=alloc, warm=self.warm))
                         for n in names]
         self.scheduler = Scheduler(client)
         self.provisioner = Provisioner(client, data_dir / "volumes")
@@ -80,5 +82,6 @@ class NodeStack:
 
     async def stop(self) -> None:
         await asyncio.gather(*(r.stop() for r in self.runners))
+        await self.warm.close()
         for agent in self.agents:
             await agent.mark_stopped()

@@ -22,6 +22,8 @@ MS_RDONLY = 0x1
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+CLONE_NEWNS = 0x00020000
 
 
 def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
@@ -46,17 +48,42 @@ def bind(libc: Any, source: str, target: str, read_only: bool) -> None:
         _mount(libc, None, target, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
-def main(argv: list[str]) -> None:
-    spec: dict[str, Any] = json.loads(Path(argv[1]).read_text())
-    error_file = spec.get("startError")
+def apply_mounts(libc: Any, mounts: list[dict[str, Any]]) -> None:
+    """Bind-mount every `mounts` entry (parents first) in the current mount namespace."""
+    # Every source is opened before the first mount: a mount over a parent of the data dir
+    # (an emptyDir at /tmp with the data dir under /tmp) must not hide later sources.
+    held = [os.open(m["source"], os.O_PATH) if os.path.exists(m["source"]) else -1 for m in mounts]
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        mounts = spec.get("mounts") or []
-        # Every source is opened before the first mount: a mount over a parent of the data dir
-        # (an emptyDir at /tmp with the data dir under /tmp) must not hide later sources.
-        held = [os.open(m["source"], os.O_PATH) if os.path.exists(m["source"]) else -1 for m in mounts]
         for m, fd in zip(mounts, held, strict=True):
             bind(libc, m["source"] if fd < 0 else f"/proc/self/fd/{fd}", m["target"], bool(m.get("readOnly")))
+    finally:
+        for fd in held:
+            if fd >= 0:
+                os.close(fd)
+
+
+def private_mount_namespace(libc: Any) -> None:
+    """What `unshare --mount --propagation private` does, for a process that is already running."""
+    if libc.unshare(CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare of the mount namespace: {os.strerror(err)}")
+    _mount(libc, "none", "/", MS_REC | MS_PRIVATE)
+
+
+def start_error(spec: dict[str, Any], e: BaseException) -> None:
+    """Describe a failure before the container's program runs, as a container runtime's StartError."""
+    message = f"failed to start the container process: {e}"
+    if spec.get("startError"):
+        Path(spec["startError"]).write_text(message)
+    print(message, file=sys.stderr, flush=True)
+    os._exit(128)
+
+
+def main(argv: list[str]) -> None:
+    spec: dict[str, Any] = json.loads(Path(argv[1]).read_text())
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        apply_mounts(libc, spec.get("mounts") or [])
         if spec.get("cwd"):
             os.chdir(spec["cwd"])
         args = list(spec["argv"])
@@ -66,11 +93,7 @@ def main(argv: list[str]) -> None:
         except FileNotFoundError:
             raise RuntimeError(f'exec: "{args[0]}": executable file not found in $PATH') from None
     except Exception as e:  # noqa: BLE001 - every failure becomes the container's StartError
-        message = f"failed to start the container process: {e}"
-        if error_file:
-            Path(error_file).write_text(message)
-        print(message, file=sys.stderr, flush=True)
-        os._exit(128)
+        start_error(spec, e)
 
 
 if __name__ == "__main__":

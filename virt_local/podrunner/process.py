@@ -1,13 +1,14 @@
 """Container processes: start, adopt after a restart, signal, and wait for exit.
 
-A container is started with `posix_spawn` as `unshare --mount --propagation private python -S -m
+A container whose program has a warm-start template (`warmstart`) is forked from it. Any other is started with `posix_spawn` as `unshare --mount --propagation private python -S -m
 virt_local.podrunner.mountexec SPEC`, in its own session (so its process group can be killed as a
 whole), stdout and stderr appended to its log file. Its pid and kernel start time go to a pid file;
 after a restart of virt-local, `adopt` accepts a pid file only if that pid still has that start time,
 so a recycled pid is never mistaken for the container.
 
-Exits are observed through a pidfd. For our own children the exit status is reaped with `waitpid`;
-an adopted process is not our child, so its exit status is unknown (`None`).
+Exits are observed through a pidfd. For our own children the exit status is reaped with `waitpid`; a
+warm-started container's comes from its template; an adopted process is not our child, so its exit
+status is unknown (`None`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .warmstart import WarmStarter
+
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 #: the directory holding the `virt_local` package, where the mount helper is imported from
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -33,6 +36,8 @@ class ContainerProcess:
     pid: int
     start_ticks: int
     adopted: bool = False
+    #: forked from a warm-start template, which reports its exit status
+    warm: WarmStarter | None = None
 
 
 def start_ticks(pid: int) -> int | None:
@@ -47,9 +52,38 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def spawn(spec: dict[str, Any], spec_file: Path, log_file: Path, pid_file: Path) -> ContainerProcess:
+def _resolve(program: str, env: dict[str, str]) -> str | None:
+    if "/" in program:
+        return program
+    return shutil.which(program, path=env.get("PATH") or os.defpath)
+
+
+async def spawn(spec: dict[str, Any], spec_file: Path, log_file: Path, pid_file: Path,
+                warm: WarmStarter | None = None) -> ContainerProcess:
+    """Start a container: forked from a warm-start template when its program has one, else cold."""
+    _write_spec(spec, spec_file, log_file)
+    program = _resolve(str(spec["argv"][0]), dict(spec.get("env") or {})) if spec.get("argv") else None
+    name = warm.entry_for(program) if warm is not None and program else None
+    if warm is not None and name is not None:
+        pid = await warm.spawn(name, spec, log_file)
+        if pid is not None:
+            return _record(ContainerProcess(pid, start_ticks(pid) or 0, warm=warm), pid_file)
+    return spawn_cold(spec_file, log_file, pid_file)
+
+
+def _write_spec(spec: dict[str, Any], spec_file: Path, log_file: Path) -> None:
     spec_file.write_text(json.dumps(spec))
     log_file.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _record(proc: ContainerProcess, pid_file: Path) -> ContainerProcess:
+    tmp = pid_file.with_suffix(".tmp")
+    tmp.write_text(f"{proc.pid} {proc.start_ticks}\n")
+    tmp.replace(pid_file)
+    return proc
+
+
+def spawn_cold(spec_file: Path, log_file: Path, pid_file: Path) -> ContainerProcess:
     # `-S`: the helper needs only the standard library and its own package (found through PYTHONPATH),
     # so the interpreter skips `site` and the path hooks of the installation, about a fifth of its start.
     argv = [UNSHARE, "--mount", "--propagation", "private", sys.executable, "-S", "-m",
@@ -62,11 +96,7 @@ def spawn(spec: dict[str, Any], spec_file: Path, log_file: Path, pid_file: Path)
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
            "PYTHONPATH": PACKAGE_ROOT}
     pid = os.posix_spawn(UNSHARE, argv, env, file_actions=actions, setsid=True)
-    proc = ContainerProcess(pid, start_ticks(pid) or 0)
-    tmp = pid_file.with_suffix(".tmp")
-    tmp.write_text(f"{proc.pid} {proc.start_ticks}\n")
-    tmp.replace(pid_file)
-    return proc
+    return _record(ContainerProcess(pid, start_ticks(pid) or 0), pid_file)
 
 
 def adopt(pid_file: Path) -> ContainerProcess | None:
@@ -115,6 +145,8 @@ async def wait_for_exit(proc: ContainerProcess) -> int | None:
     try:
         fd = os.pidfd_open(proc.pid)
     except ProcessLookupError:
+        if proc.warm is not None:
+            return await proc.warm.exit_code(proc.pid, 5.0)
         return None if proc.adopted else _reap(proc.pid)
     done: asyncio.Future[None] = loop.create_future()
 
@@ -129,6 +161,8 @@ async def wait_for_exit(proc: ContainerProcess) -> int | None:
         os.close(fd)
     if proc.adopted:
         return None
+    if proc.warm is not None:
+        return await proc.warm.exit_code(proc.pid, 5.0)
     for _ in range(100):
         code = _reap(proc.pid)
         if code is not None:

@@ -37,6 +37,7 @@ from .env import EnvInputs, container_env, expand, secret_data
 from .imagemap import OWN_IMAGES, ImageEntry, ImageMap, container_argv, hold_entry
 from .status import ContainerRecord, Reason, State, pod_status
 from .volumes import PreparedVolume, VolumeBackend, container_mounts, prepare_volume
+from .warmstart import WarmStarter
 
 log = logging.getLogger("virt_local.podrunner")
 
@@ -62,6 +63,8 @@ class NodeContext:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     volume_retry_max: float = 30.0
+    #: forks containers of the project's own Python images from warm templates (None: always cold)
+    warm: WarmStarter | None = None
 
 
 def _should_restart(policy: str, exit_code: int | None) -> bool:
@@ -283,7 +286,7 @@ class PodWorker:
                          configmaps=lookup, secrets=lookup)
 
     # ---- containers ----------------------------------------------------------------------------
-    def _spawn(self, c: Mapping[str, Any], env: dict[str, str]) -> process.ContainerProcess:
+    async def _spawn(self, c: Mapping[str, Any], env: dict[str, str]) -> process.ContainerProcess:
         name = c["name"]
         argv = [expand(str(a), env) for a in container_argv(self.entries[name], list(c.get("command") or []),
                                                                list(c.get("args") or []))]
@@ -293,12 +296,13 @@ class PodWorker:
         (cdir / "start-error").unlink(missing_ok=True)
         spec = {"mounts": [m.as_dict() for m in mounts], "argv": argv, "env": env,
                 "cwd": c.get("workingDir") or "/", "startError": str(cdir / "start-error")}
-        return process.spawn(spec, cdir / "spec.json", self.dir / "logs" / f"{name}.log", cdir / "pid")
+        return await process.spawn(spec, cdir / "spec.json", self.dir / "logs" / f"{name}.log", cdir / "pid",
+                                   self.ctx.warm)
 
     async def _start(self, c: Mapping[str, Any], rec: ContainerRecord) -> bool:
         try:
             env = container_env(await self._env_inputs(c), c, self.ctx.allocatable)
-            proc = self._spawn(c, env)
+            proc = await self._spawn(c, env)
         except VolumeError as e:
             rec.state, rec.reason, rec.message = State.WAITING, e.reason, str(e)
             self._dirty.set()
