@@ -86,8 +86,29 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: pages shared with other processes count for a share each."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def component_name(pid: int) -> str:
     argv = cmdline(pid)
+    if "virt_local.podrunner.warmstart" in argv:
+        # A container forked from a warm-start template keeps the template's command line.
+        return "virt-launcher" if comm(pid) == "virt-launcher" else "virt-local warm-start template"
     for i, a in enumerate(argv):
         base = os.path.basename(a)
         if base in ("virt-api", "virt-controller", "virt-launcher"):
@@ -101,10 +122,21 @@ def component_name(pid: int) -> str:
     return os.path.basename(argv[0]) if argv else "?"
 
 
-def memory_report(up_pid: int) -> dict[str, Any]:
+def cpu_snapshot(up_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each control-plane component (launchers left out)."""
+    cpu: dict[str, float] = {"virt-local up": cpu_seconds(up_pid)}
+    for pid in descendants(up_pid):
+        name = component_name(pid)
+        if name != "virt-launcher" and name.startswith(("virt-", "virt-local")):
+            cpu[name] = cpu.get(name, 0.0) + cpu_seconds(pid)
+    return cpu
+
+
+def memory_report(up_pid: int, cpu_before: dict[str, float] | None = None) -> dict[str, Any]:
     per: dict[str, int] = {"virt-local up": rss_kib(up_pid)}
     cpu: dict[str, float] = {"virt-local up": cpu_seconds(up_pid)}
     launchers: list[int] = []
+    launcher_pss: list[int] = []
     launcher_cpu: list[float] = []
     others: dict[str, list[int]] = {}
     pods_pids = set()
@@ -112,6 +144,7 @@ def memory_report(up_pid: int) -> dict[str, Any]:
         name = component_name(pid)
         if name == "virt-launcher":
             launchers.append(rss_kib(pid))
+            launcher_pss.append(pss_kib(pid))
             launcher_cpu.append(cpu_seconds(pid))
             pods_pids.add(pid)
         elif name.startswith(("virt-", "virt-local")):
@@ -123,13 +156,18 @@ def memory_report(up_pid: int) -> dict[str, Any]:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and int(proc.name) not in pods_pids and component_name(int(proc.name)) == "virt-launcher":
             launchers.append(rss_kib(int(proc.name)))
+            launcher_pss.append(pss_kib(int(proc.name)))
             launcher_cpu.append(cpu_seconds(int(proc.name)))
     return {"components_mib": {k: round(v / 1024, 1) for k, v in sorted(per.items())},
             "components_cpu_seconds": {k: round(v, 1) for k, v in sorted(cpu.items())},
+            "components_cpu_seconds_during_run": {k: round(v - (cpu_before or {}).get(k, 0.0), 2)
+                                                  for k, v in sorted(cpu.items())},
             "launchers": {"count": len(launchers), "sum_mib": round(sum(launchers) / 1024, 1),
                           "cpu_seconds_sum": round(sum(launcher_cpu), 1),
                           "cpu_seconds_mean": round(statistics.mean(launcher_cpu), 2) if launcher_cpu else 0.0,
-                          "mean_mib": round(statistics.mean(launchers) / 1024, 1) if launchers else 0.0},
+                          "mean_mib": round(statistics.mean(launchers) / 1024, 1) if launchers else 0.0,
+                          "pss_sum_mib": round(sum(launcher_pss) / 1024, 1),
+                          "pss_mean_mib": round(statistics.mean(launcher_pss) / 1024, 1) if launcher_pss else 0.0},
             "other_mib": {k: round(sum(v) / 1024, 1) for k, v in sorted(others.items())}}
 
 
@@ -303,9 +341,10 @@ def main() -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
     proc = start_stack(data_dir, args.nodes)
     try:
+        cpu_before = cpu_snapshot(proc.pid)
         result = asyncio.run(run_bench(data_dir / "kubeconfig", count, args.timeout, args.trace_writes,
                                      args.unschedulable))
-        result["memory"] = memory_report(proc.pid)
+        result["memory"] = memory_report(proc.pid, cpu_before)
         result["nodes"] = args.nodes
     finally:
         proc.send_signal(signal.SIGINT)
@@ -326,9 +365,11 @@ def main() -> None:
     print(f"API writes: {result['api_writes']} ({result['api_writes_per_vmi']} per VMI)")
     mem = result["memory"]
     for name, mib in mem["components_mib"].items():
-        print(f"RSS {name}: {mib} MiB (CPU {mem['components_cpu_seconds'].get(name, 0.0)} s)")
+        print(f"RSS {name}: {mib} MiB (CPU {mem['components_cpu_seconds'].get(name, 0.0)} s, "
+              f"{mem['components_cpu_seconds_during_run'].get(name, 0.0)} s of it during the run)")
     print(f"RSS virt-launcher: {mem['launchers']['count']} processes, {mem['launchers']['sum_mib']} MiB total, "
-          f"{mem['launchers']['mean_mib']} MiB each; CPU {mem['launchers']['cpu_seconds_sum']} s total, "
+          f"{mem['launchers']['mean_mib']} MiB each (PSS {mem['launchers']['pss_sum_mib']} MiB total, "
+          f"{mem['launchers']['pss_mean_mib']} MiB each); CPU {mem['launchers']['cpu_seconds_sum']} s total, "
           f"{mem['launchers']['cpu_seconds_mean']} s each")
     for name, mib in mem["other_mib"].items():
         print(f"RSS {name} (in launcher Pods): {mib} MiB")
