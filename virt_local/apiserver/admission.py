@@ -5,7 +5,8 @@ Webhook configurations are read from the store; a webhook is called when its rul
 groups, versions, resources incl. subresources, scope), namespaceSelector and objectSelector match.
 Mutating webhooks run one after another and their JSONPatch responses are applied in order;
 validating webhooks run concurrently. `failurePolicy` decides what an unreachable or failing
-webhook means; dry-run requests reach only webhooks declaring no side effects.
+webhook means; dry-run requests reach only webhooks declaring no side effects. Calls travel over
+keep-alive connections pooled per webhook address and CA bundle (`aggregation.BackendPool`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import logging
 import ssl
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from . import errors
+from .aggregation import BackendError, BackendPool
 from .patch import PatchError, apply_json_patch
 from .rbac import UserInfo
 from .resources import ResourceInfo
@@ -64,7 +66,8 @@ def rule_matches(rule: dict[str, Any], operation: str, r: ResourceInfo, subresou
 class AdmissionChain:
     def __init__(self, server: ApiServer) -> None:
         self.server = server
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._ssl: dict[str, ssl.SSLContext] = {}
+        self._pools: dict[tuple[str, str, int, str], BackendPool] = {}
 
     def _webhooks(self, plural: str) -> list[tuple[str, dict[str, Any]]]:
         out = []
@@ -161,21 +164,36 @@ class AdmissionChain:
         raise errors.ApiError(code, st.get("reason") or ("BadRequest" if code == 400 else "Invalid"), msg,
                               details=st.get("details"))
 
-    def _client(self, ca_bundle: str) -> httpx.AsyncClient:
-        client = self._clients.get(ca_bundle)
-        if client is None:
-            ctx = ssl.create_default_context()
-            if ca_bundle:
-                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                ctx.load_verify_locations(cadata=base64.b64decode(ca_bundle).decode())
-            client = httpx.AsyncClient(verify=ctx, trust_env=False)
-            self._clients[ca_bundle] = client
-        return client
+    def _pool(self, url: str, sni: str, ca_bundle: str) -> tuple[BackendPool, str]:
+        """The keep-alive pool for a webhook URL (verified with `ca_bundle`, else the system CAs), and the
+        request target."""
+        u = urlsplit(url)
+        if u.scheme != "https" or not u.hostname:
+            raise ValueError(f"webhook URL {url!r} is not an https URL with a host")
+        host, port, name = u.hostname, u.port or 443, sni or u.hostname
+        key = (ca_bundle, host, port, name)
+        pool = self._pools.get(key)
+        if pool is None:
+            ctx = self._ssl.get(ca_bundle)
+            if ctx is None:
+                ctx = ssl.create_default_context()
+                if ca_bundle:
+                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                    ctx.load_verify_locations(cadata=base64.b64decode(ca_bundle).decode())
+                self._ssl[ca_bundle] = ctx
+            pool = self._pools[key] = BackendPool(host, port, ctx, name)
+        return pool, (u.path or "/") + (f"?{u.query}" if u.query else "")
 
     async def close(self) -> None:
-        for c in self._clients.values():
-            await c.aclose()
-        self._clients.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+    @staticmethod
+    async def _post(pool: BackendPool, target: str, body: bytes) -> tuple[int, bytes]:
+        resp = await pool.request("POST", target, [("Content-Type", "application/json"),
+                                                   ("Accept", "application/json")], body)
+        return resp.status, await resp.read()
 
     async def _call(self, wh: dict[str, Any], operation: str, r: ResourceInfo, subresource: str,
                     obj: dict[str, Any] | None, old: dict[str, Any] | None, user: UserInfo, dry_run: bool,
@@ -209,20 +227,19 @@ class AdmissionChain:
         body = orjson.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": review_req})
         timeout = float(wh.get("timeoutSeconds") or 10)
         try:
-            resp = await self._client(cc.get("caBundle", "")).post(
-                url, content=body, headers={"Content-Type": "application/json", "Accept": "application/json"},
-                timeout=timeout, extensions={"sni_hostname": sni} if sni else None)
-            if resp.status_code != 200:
-                raise ValueError(f"expected response code 200, got {resp.status_code}")
-            review = orjson.loads(resp.content)
-            out = review.get("response")
+            pool, target = self._pool(url, sni, str(cc.get("caBundle") or ""))
+            status, content = await asyncio.wait_for(self._post(pool, target, body), timeout)
+            if status != 200:
+                raise ValueError(f"expected response code 200, got {status}")
+            review = orjson.loads(content)
+            out = review.get("response") if isinstance(review, dict) else None
             if not isinstance(out, dict) or out.get("uid") != review_req["uid"]:
                 raise ValueError("expected response.uid to match the request uid")
             return out
-        except (httpx.HTTPError, ValueError, orjson.JSONDecodeError) as e:
+        except (BackendError, TimeoutError, ValueError, OSError, ssl.SSLError) as e:
             if fail_open:
                 log.warning("webhook %s failed, ignored by failurePolicy: %s", wname, e)
                 return None
-            if isinstance(e, httpx.TimeoutException):
+            if isinstance(e, TimeoutError):
                 raise errors.timeout(f'failed calling webhook "{wname}": context deadline exceeded') from None
             raise errors.internal(f'failed calling webhook "{wname}": failed to call webhook: {e}') from None

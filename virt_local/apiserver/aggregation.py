@@ -206,6 +206,9 @@ class BackendPool:
                     raise _Stale
                 received = True
                 p.parser.feed_data(chunk)
+        except asyncio.CancelledError:
+            conn.close()  # the caller gave up (a timeout): the answer may still come, never on a pooled connection
+            raise
         except (ConnectionResetError, BrokenPipeError) as e:
             if not received:
                 raise _Stale from None

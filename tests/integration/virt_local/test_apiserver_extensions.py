@@ -150,6 +150,41 @@ async def test_unreachable_webhook_fail_and_ignore(tmp_path: Path) -> None:
         srv.stop()
 
 
+async def test_a_webhook_that_never_answers_times_out(tmp_path: Path) -> None:
+    """A backend that accepts the connection and stays silent: the call ends at `timeoutSeconds` with a 504
+    (failurePolicy Fail) or is ignored (Ignore), and the API server keeps answering."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    srv = start_apiserver(tmp_path / "api")
+    try:
+        for policy in ("Fail", "Ignore"):
+            _apply(srv, {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+                         "metadata": {"name": "silent"}, "webhooks": [{
+                             "name": "silent.demo.io", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                             "failurePolicy": policy, "timeoutSeconds": 1,
+                             "clientConfig": {"url": f"https://127.0.0.1:{port}/x"},
+                             "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                                        "resources": ["configmaps"]}]}]})
+            t0 = time.monotonic()
+            res = await asyncio.to_thread(srv.kubectl, "create", "cm", f"s-{policy.lower()}", check=False)
+            assert time.monotonic() - t0 < 8
+            if policy == "Fail":
+                assert res.returncode != 0 and "context deadline exceeded" in res.stderr, res.stderr
+            else:
+                assert res.returncode == 0, res.stderr
+        assert silent, "the webhook backend was never called"
+    finally:
+        srv.stop()
+        server.close()
+        for w in silent:
+            w.close()
+
+
 async def test_aggregated_api_proxy_and_websocket(backend: tuple[RunningApiServer, list[dict[str, Any]], str]) -> None:
     srv, _, ca_bundle = backend
     _apply(srv, {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
