@@ -11,7 +11,6 @@ domain name is `<namespace>_<name>`; the VMI uid and grace period travel in the 
 from __future__ import annotations
 
 import dataclasses
-import uuid
 import xml.etree.ElementTree as ET
 from enum import StrEnum
 from typing import Any
@@ -129,11 +128,31 @@ def _uuid(firmware: dict[str, Any], meta: dict[str, Any], name: str) -> str:
     value = f.string(firmware, "uuid", "spec.domain.firmware")
     if not value:
         # Upstream's mutator always sets firmware.uuid; derive a stable one when a caller did not.
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kubevirt.io/{meta.get('uid') or name}"))
+        return _uuid5(_NAMESPACE_URL, f"kubevirt.io/{meta.get('uid') or name}")
+    digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    if len(digits) != 32 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise InvalidVMI("spec.domain.firmware.uuid", f"{value!r} is not a UUID")
+    return _dashed(digits.lower())
+
+
+#: RFC 4122 name-based UUIDs (what `uuid.uuid5` computes), without the `uuid` module and the hash
+#: modules it loads: the launcher's memory is per-VM overhead.
+_NAMESPACE_URL = bytes.fromhex("6ba7b8119dad11d180b400c04fd430c8")
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
     try:
-        return str(uuid.UUID(value))
-    except ValueError as exc:
-        raise InvalidVMI("spec.domain.firmware.uuid", f"{value!r} is not a UUID") from exc
+        from _sha1 import sha1  # CPython's built-in SHA-1; hashlib would load every hash module
+    except ImportError:  # pragma: no cover - other interpreters
+        from hashlib import sha1
+    raw = bytearray(sha1(namespace + name.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return _dashed(raw.hex())
+
+
+def _dashed(digits: str) -> str:
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _metadata(root: ET.Element, meta: dict[str, Any], grace: int) -> None:

@@ -23,12 +23,8 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import pwd
-import shlex
-import shutil
 import signal
 import socket
-import uuid
 from pathlib import Path
 
 from virt_launcher.errors import DaemonFailed
@@ -43,7 +39,7 @@ PRIVILEGED_DIRS = {"etc": "/etc/libvirt", "run": "/run/libvirt", "lib": "/var/li
 class DaemonSettings:
     base_dir: Path
     root: bool
-    host_uuid: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    host_uuid: str = dataclasses.field(default_factory=lambda: _random_uuid())
     migration_ports: tuple[int, int] = (49152, 49167)
     capabilities_cache: Path | None = None
     libvirtd: str = LIBVIRTD
@@ -142,7 +138,7 @@ class LibvirtDaemon:
             return
         self.capabilities_dir.mkdir(parents=True, exist_ok=True)
         for f in src.glob("*.xml"):
-            shutil.copy2(f, self.capabilities_dir / f.name)
+            _copy_file(f, self.capabilities_dir / f.name)
 
     def publish_capabilities(self) -> None:
         """Copy this daemon's probed capabilities to the node cache (atomically, file by file)."""
@@ -155,7 +151,7 @@ class LibvirtDaemon:
             if target.exists() and target.stat().st_mtime >= f.stat().st_mtime:
                 continue
             tmp = dest / f".{f.name}.{os.getpid()}"
-            shutil.copy2(f, tmp)
+            _copy_file(f, tmp)
             os.replace(tmp, target)
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
@@ -165,17 +161,16 @@ class LibvirtDaemon:
             env.update(HOME=str(b / "home"), XDG_RUNTIME_DIR=str(b / "runtime"), XDG_CONFIG_HOME=str(b / "config"),
                        XDG_CACHE_HOME=str(b / "cache"), XDG_DATA_HOME=str(b / "data"))
             return ["setpriv", "--pdeathsig", "TERM", self.settings.libvirtd], env
-        mounts = [f"mount --bind {shlex.quote(str(b / name))} {target}" for name, target in PRIVILEGED_DIRS.items()]
-        try:
-            pwd.getpwnam("libvirt-qemu")
-        except KeyError:
+        binds = [(str(b / name), target) for name, target in PRIVILEGED_DIRS.items()]
+        if not _in_passwd_file("libvirt-qemu"):
             self._write_identity_files()
-            mounts += [f"mount --bind {shlex.quote(str(b / 'passwd'))} /etc/passwd",
-                       f"mount --bind {shlex.quote(str(b / 'group'))} /etc/group"]
-        script = "set -e; " + "; ".join(mounts) + \
-            f"; exec {shlex.quote(self.settings.libvirtd)} -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid"
+            binds += [(str(b / "passwd"), "/etc/passwd"), (str(b / "group"), "/etc/group")]
+        # paths travel as arguments, never spliced into the script, so they need no quoting
+        script = ('set -e; while [ "$#" -gt 1 ]; do mount --bind "$1" "$2"; shift 2; done; '
+                  'exec "$1" -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid')
         return ["setpriv", "--pdeathsig", "TERM", "unshare", "--mount", "--propagation", "private",
-                "/bin/sh", "-c", script], env
+                "/bin/sh", "-c", script, "libvirtd-namespace", *(p for pair in binds for p in pair),
+                self.settings.libvirtd], env
 
     def _write_identity_files(self) -> None:
         b = self.settings.base_dir
@@ -243,6 +238,34 @@ class LibvirtDaemon:
                 text += path.read_text(errors="replace")
         tail = [ln for ln in text.strip().splitlines() if ln][-lines:]
         return " | ".join(tail) or "(no log output)"
+
+
+def _random_uuid() -> str:
+    """A random (version 4) UUID, as `uuid.uuid4` makes; that module would also load platform and libuuid."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _copy_file(src: Path, dest: Path) -> None:
+    """Copy contents and modification time (what the capabilities cache compares); shutil would
+    cost the launcher's every VM its import (and bz2, lzma) for two file copies."""
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        while chunk := fin.read(1 << 16):
+            fout.write(chunk)
+    st = os.stat(src)
+    os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _in_passwd_file(user: str) -> bool:
+    """Whether /etc/passwd itself names user. libvirtd reads that file first, so an entry added to a
+    private copy works whatever other NSS sources say; and the launcher does not load NSS modules
+    (`pwd.getpwnam` would keep libnss_systemd and friends mapped for the launcher's lifetime)."""
+    with contextlib.suppress(OSError), open("/etc/passwd", encoding="utf-8", errors="replace") as passwd:
+        return any(line.startswith(f"{user}:") for line in passwd)
+    return False
 
 
 def _connectable(path: str) -> bool:

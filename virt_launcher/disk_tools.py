@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -83,6 +82,8 @@ def prepare(actions: Iterable[DiskAction]) -> None:
 
 
 def _make_iso(action: CreateCloudInitIso) -> None:
+    import tempfile  # only cloud-init volumes need it; tempfile pulls in random and shutil for every VM otherwise
+
     parent = Path(action.path).parent
     with tempfile.TemporaryDirectory(dir=parent, prefix=".iso-") as tmp:
         names = []

@@ -13,8 +13,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    if "ssl" not in sys.modules:
-        sys.modules["ssl"] = None  # type: ignore[assignment]
+    for name in ("ssl", "_hashlib"):
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
     import asyncio
 
     from virt_launcher.launcher import run

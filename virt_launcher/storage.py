@@ -17,8 +17,6 @@ the order of `spec.domain.devices.disks`. Every disk gets the user alias `ua-<di
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -162,6 +160,10 @@ def _decoded(src: dict[str, Any], key: str, path: str) -> bytes | None:
     if plain is not None:
         return f.string(src, key, path).encode()
     if encoded is not None:
+        # imported here: only cloud-init volumes need them, and the launcher's memory is per-VM overhead
+        import base64
+        import binascii
+
         try:
             return base64.b64decode(f.string(src, f"{key}Base64", path), validate=True)
         except binascii.Error as exc:
