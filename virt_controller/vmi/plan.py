@@ -8,7 +8,12 @@ Rules (reference §2.3, §3.1, Appendix E):
   when the Pod fails or vanishes first (see `status.compute_vmi`);
 - Pods are deleted only when the VMI is final (the handler is done) or when a deleted VMI never
   got scheduled (the status computation makes that VMI Failed first);
-- the finalizer is removed once the VMI is final and none of its Pods is left.
+- the finalizer is removed once the VMI is final and none of its Pods is left;
+- a write whose only change is Pending → Scheduling is held back while the Pod this controller just
+  created may still start within `scheduling_settle` seconds (`Wait`): when it does, the next pass
+  writes Scheduling and Scheduled in one write (both in `phaseTransitionTimestamps`), one VMI write
+  fewer per start than upstream's one write per phase. A Pod that does not start in that time, or any
+  other change (an unschedulable or image pull condition, a failure), is written at once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virt_client.api.constants import VMI_FINALIZER
+from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_controller.pod_render import render_launcher_pod
 from virt_controller.settings import LauncherConfig
 from virt_controller.vmi.status import UNPROCESSED, compute_vmi, is_final, pod_is_down
@@ -33,6 +39,8 @@ class VMISnapshot:
     now: str
     pod_suffix: str
     launcher: LauncherConfig
+    #: seconds the Pending → Scheduling write may still wait for the new Pod to run (0: write now)
+    scheduling_settle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,14 @@ class UpdateVMI:
     vmi: dict[str, Any]
 
 
-Action = CreatePod | DeletePod | UpdateVMI
+@dataclass(frozen=True)
+class Wait:
+    """Nothing to write yet: look again after `seconds`."""
+
+    seconds: float
+
+
+Action = CreatePod | DeletePod | UpdateVMI | Wait
 
 
 def _created(pod: Mapping[str, Any]) -> tuple[str, str]:
@@ -95,5 +110,18 @@ def plan(s: VMISnapshot) -> list[Action]:
         actions.append(CreatePod(render_launcher_pod(new, s.launcher, s.pod_suffix)))
 
     if new != vmi:
+        if s.scheduling_settle > 0 and not actions and _only_scheduling(vmi, new):
+            return [Wait(s.scheduling_settle)]
         actions.insert(0, UpdateVMI(new))
     return actions
+
+
+def _only_scheduling(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """The write would only move the phase Pending → Scheduling (conditions and the rest unchanged)."""
+    before, after = dict(old.get("status") or {}), dict(new.get("status") or {})
+    if before.get("phase") not in UNPROCESSED or after.get("phase") != Phase.SCHEDULING:
+        return False
+    for status in (before, after):
+        status.pop("phase", None)
+        status.pop("phaseTransitionTimestamps", None)
+    return before == after and old.get("metadata") == new.get("metadata")

@@ -14,7 +14,7 @@ from typing import Any
 
 from virt_client.api.constants import Kind
 from virt_client.clock import Clock
-from virt_client.controller import DONE, Controller, Result
+from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.errors import AlreadyExists, NotFound
 from virt_client.events import EventRecorder
 from virt_client.expectations import UIDTrackingExpectations
@@ -25,10 +25,12 @@ from virt_client.resources import PODS, VMIS
 from virt_controller.conditions import rfc3339
 from virt_controller.ownership import CREATED_BY_INDEX, controller_key
 from virt_controller.settings import LauncherConfig
-from virt_controller.vmi.plan import CreatePod, DeletePod, UpdateVMI, VMISnapshot, plan
+from virt_controller.vmi.plan import CreatePod, DeletePod, UpdateVMI, VMISnapshot, Wait, plan
 
 log = logging.getLogger(__name__)
 _ALPHABET = string.ascii_lowercase + string.digits
+#: how long a VMI whose new launcher Pod has not run yet stays Pending before Scheduling is written
+SCHEDULING_SETTLE_SECONDS = 1.0
 
 
 def random_suffix() -> str:
@@ -47,6 +49,7 @@ class VMIController:
         self.launcher = launcher
         self.clock = clock
         self.expectations = UIDTrackingExpectations(clock=clock)
+        self._pod_created_at: dict[str, float] = {}  # VMI key -> when this controller created its Pod
         self.controller = Controller(name="vmi", reconcile=self.reconcile, workers=workers,
                                      informers=[vmis, pods], clock=clock)
         vmis.add_handler(self.controller.handler())
@@ -80,14 +83,22 @@ class VMIController:
         cached = self.vmis.get(key)
         if cached is None:
             self.expectations.delete_expectations(key)
+            self._pod_created_at.pop(key, None)
             return DONE
         vmi = thaw(cached)
         uid = str(vmi["metadata"].get("uid"))
         pods = [thaw(p) for p in self.pods.by_index(CREATED_BY_INDEX, uid)]
+        created_at = self._pod_created_at.get(key)
+        settle = 0.0 if created_at is None else SCHEDULING_SETTLE_SECONDS - (self.clock.monotonic() - created_at)
         snapshot = VMISnapshot(vmi=vmi, pods=pods, expectations_satisfied=self.expectations.satisfied(key),
-                               now=rfc3339(self.clock.now()), pod_suffix=random_suffix(), launcher=self.launcher)
+                               now=rfc3339(self.clock.now()), pod_suffix=random_suffix(), launcher=self.launcher,
+                               scheduling_settle=max(0.0, settle))
         for action in plan(snapshot):
+            if isinstance(action, Wait):
+                return RequeueAfter(action.seconds)
             if isinstance(action, UpdateVMI):
+                if (action.vmi.get("status") or {}).get("phase") not in ("", "Pending"):
+                    self._pod_created_at.pop(key, None)
                 await self._update_vmi(vmi, action.vmi)
             elif isinstance(action, CreatePod):
                 await self._create_pod(key, vmi, action.pod)
@@ -108,6 +119,7 @@ class VMIController:
         self.expectations.expect_creations(key, 1)
         try:
             created = await self.client.create(PODS, pod)
+            self._pod_created_at[key] = self.clock.monotonic()
         except AlreadyExists:
             self.expectations.creation_observed(key)
             raise

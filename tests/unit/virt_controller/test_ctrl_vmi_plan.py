@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from virt_controller.settings import Hypervisor, LauncherConfig
-from virt_controller.vmi.plan import CreatePod, DeletePod, UpdateVMI, VMISnapshot, plan
+from virt_controller.vmi.plan import CreatePod, DeletePod, UpdateVMI, VMISnapshot, Wait, plan
 
 FIN = "kubevirt.io/foregroundDeleteVirtualMachine"
 NOW = "2024-01-01T00:00:00Z"
@@ -123,3 +123,36 @@ def test_created_pod_is_the_rendered_one() -> None:
     deletes = plan(VMISnapshot(vmi=run(vmi("Failed"), [RUNNING_POD])[1], pods=[RUNNING_POD], expectations_satisfied=True, now=NOW,
                                pod_suffix="zz", launcher=LauncherConfig()))
     assert deletes == [DeletePod("virt-launcher-vm1-aaaaa", "p1")]
+
+
+def settle(v: dict[str, Any], pods: list[dict[str, Any]], seconds: float = 0.6) -> list[Any]:
+    return plan(VMISnapshot(vmi=v, pods=pods, expectations_satisfied=True, now=NOW, pod_suffix="abcde",
+                            launcher=LauncherConfig(hypervisor=Hypervisor.TEST), scheduling_settle=seconds))
+
+
+def test_scheduling_write_waits_while_the_new_pod_may_still_start() -> None:
+    assert settle(vmi("Pending"), [pod()]) == [Wait(0.6)]
+    assert settle(vmi("Pending"), [pod("Pending", "node1")]) == [Wait(0.6)]  # bound, not running yet
+
+
+def test_a_pod_that_runs_within_the_settle_time_goes_straight_to_scheduled() -> None:
+    [action] = settle(vmi("Pending"), [RUNNING_POD])
+    assert isinstance(action, UpdateVMI)
+    assert action.vmi["status"]["phase"] == "Scheduled"
+    # both phases are recorded, in one write
+    assert [t["phase"] for t in action.vmi["status"]["phaseTransitionTimestamps"]] == ["Scheduling", "Scheduled"]
+
+
+@pytest.mark.parametrize("p", [
+    pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes"}]),
+    pod(containerStatuses=[{"name": "compute", "state": {"waiting": {"reason": "ErrImagePull", "message": "x"}}}]),
+    pod("Failed", "n", reason="ErrImagePull"),
+], ids=["unschedulable", "image-pull", "pod-failed"])
+def test_anything_beyond_the_phase_is_written_at_once(p: dict[str, Any]) -> None:
+    actions = settle(vmi("Pending"), [p])
+    assert actions and isinstance(actions[0], UpdateVMI)
+
+
+def test_without_settle_time_scheduling_is_written_at_once() -> None:
+    [action] = settle(vmi("Pending"), [pod()], seconds=0.0)
+    assert isinstance(action, UpdateVMI) and action.vmi["status"]["phase"] == "Scheduling"
