@@ -95,7 +95,8 @@ class LibvirtDaemon:
         else:
             self.socket_path = b / "runtime" / "libvirt" / "libvirt-sock"
             self.uri = f"qemu:///session?socket={self.socket_path}"
-            self.capabilities_dir = b / "cache" / "libvirt" / "qemu" / "capabilities"
+            # session mode: <XDG_CACHE_HOME>/libvirt/qemu/cache (the QEMU driver's cacheDir), then capabilities/
+            self.capabilities_dir = b / "cache" / "libvirt" / "qemu" / "cache" / "capabilities"
             self.qemu_run_dir = b / "runtime" / "libvirt" / "qemu" / "run"
             self.log_file = b / "log" / "libvirtd.log"
 
