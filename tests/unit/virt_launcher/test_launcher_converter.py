@@ -157,8 +157,9 @@ def test_disk_preparation_actions(case: str, expected: list[storage.DiskAction])
     assert list(convert(copy.deepcopy(spec), ctx(hypervisor)).actions) == expected
 
 
-def _set(obj: dict[str, Any], path: str, value: Any) -> None:
+def _set(root: dict[str, Any], path: str, value: Any) -> None:
     """Set a dotted path with [i] indexes, creating objects on the way."""
+    obj: Any = root
     parts = path.replace("[", ".[").split(".")
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
