@@ -78,6 +78,11 @@ class FrozenDict(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return _wrap(self._d[key])
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get goes through __getitem__ and a KeyError for every absent key; this is the hot path.
+        data = self._d
+        return _wrap(data[key]) if key in data else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._d)
 

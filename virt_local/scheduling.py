@@ -42,9 +42,38 @@ def container_requests(container: Obj) -> dict[str, int]:
     return out
 
 
-def pod_requests(pod: Obj) -> dict[str, int]:
+#: parsed requests and allocatable by (uid or name, resourceVersion): a scheduling pass reads every Pod
+#: and node, and parsing their quantities again each time was most of a pass
+_PARSED: dict[tuple[str, str, str], Mapping[str, int]] = {}
+_PARSED_MAX = 50_000
+
+
+def _version_key(kind: str, obj: Obj) -> tuple[str, str, str] | None:
+    md = obj.get("metadata") or {}
+    ident, rv = md.get("uid") or md.get("name"), md.get("resourceVersion")
+    return (kind, str(ident), str(rv)) if ident and rv else None
+
+
+def _memo(kind: str, obj: Obj, compute: Any) -> Mapping[str, int]:
+    key = _version_key(kind, obj)
+    if key is None:
+        result: Mapping[str, int] = compute(obj)
+        return result
+    cached = _PARSED.get(key)
+    if cached is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        cached = _PARSED[key] = compute(obj)
+    return cached
+
+
+def pod_requests(pod: Obj) -> Mapping[str, int]:
     """Effective requests of a Pod: sum over containers, at least the largest init container, plus
-    overhead, plus one `pods` slot. CPU in millicores, everything else in units."""
+    overhead, plus one `pods` slot. CPU in millicores, everything else in units. Read-only."""
+    return _memo("pod", pod, _pod_requests)
+
+
+def _pod_requests(pod: Obj) -> dict[str, int]:
     spec = pod.get("spec") or {}
     total: Counter[str] = Counter()
     for c in spec.get("containers") or []:
@@ -58,7 +87,12 @@ def pod_requests(pod: Obj) -> dict[str, int]:
     return dict(total)
 
 
-def node_allocatable(node: Obj) -> dict[str, int]:
+def node_allocatable(node: Obj) -> Mapping[str, int]:
+    """Allocatable resources of a node, parsed (read-only)."""
+    return _memo("node", node, _node_allocatable)
+
+
+def _node_allocatable(node: Obj) -> dict[str, int]:
     status = node.get("status") or {}
     alloc = status.get("allocatable") or status.get("capacity") or {}
     return {k: _amount(k, v) for k, v in alloc.items()}
@@ -248,9 +282,8 @@ class Decision:
 def _score(pod: Obj, node: Obj, cluster: Cluster) -> float:
     want = pod_requests(pod)
     alloc = node_allocatable(node)
-    used: Counter[str] = Counter(want)
-    used.update(cluster.used.get(_name(node), Counter()))
-    fractions = [used[r] / alloc[r] for r in ("cpu", "memory") if alloc.get(r)]
+    used = cluster.used.get(_name(node)) or Counter()
+    fractions = [(used[r] + want.get(r, 0)) / alloc[r] for r in ("cpu", "memory") if alloc.get(r)]
     return sum(fractions) / len(fractions) if fractions else 0.0
 
 
