@@ -20,7 +20,7 @@ until every one is Running. Reports:
 `--unschedulable` gives the VMIs a node selector no node matches and waits only until each has its
 launcher Pod (phase Scheduling): the control plane's memory with N VMIs and N Pods, no launchers.
 
-Usage: `python bench/density.py [--count N | --large] [--nodes K] [--interval S] [--unschedulable]
+Usage: `python bench/density.py [--count N | --large] [--nodes K] [--node-cpu C] [--max-pods P] [--interval S] [--unschedulable]
 [--trace-writes] [--timeout S] [--json]`
 """
 
@@ -176,10 +176,10 @@ def memory_report(up_pid: int, cpu_before: dict[str, float] | None = None) -> di
             "other_mib": {k: round(sum(v) / 1024, 1) for k, v in sorted(others.items())}}
 
 
-def start_stack(data_dir: Path, nodes: int) -> subprocess.Popen[bytes]:
+def start_stack(data_dir: Path, nodes: int, node_args: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - owned by the process
     proc = subprocess.Popen([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir), "--hypervisor", "test",
-                             "--nodes", str(nodes)], stdout=subprocess.PIPE, stderr=log,
+                             "--nodes", str(nodes), *node_args], stdout=subprocess.PIPE, stderr=log,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     log.close()
     assert proc.stdout is not None
@@ -335,6 +335,9 @@ def main() -> None:
     p.add_argument("--count", type=int, default=100)
     p.add_argument("--large", action="store_true", help="1,000 VMIs")
     p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--node-cpu", type=int, default=None,
+                   help="CPUs each simulated node advertises (launcher Pods request 100m each; default: the machine's)")
+    p.add_argument("--max-pods", type=int, default=None, help="Pods each node takes (default 110)")
     p.add_argument("--interval", type=float, default=0.1,
                    help="seconds between two creates (default 0.1, as upstream's density test); 0 creates them all "
                         "at once, 50 in flight")
@@ -355,7 +358,12 @@ def main() -> None:
     else:
         data_dir = args.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-    proc = start_stack(data_dir, args.nodes)
+    node_args: tuple[str, ...] = ()
+    if args.node_cpu:
+        node_args += ("--node-cpu", str(args.node_cpu))
+    if args.max_pods:
+        node_args += ("--max-pods", str(args.max_pods))
+    proc = start_stack(data_dir, args.nodes, node_args)
     try:
         cpu_before = cpu_snapshot(proc.pid)
         result = asyncio.run(run_bench(data_dir / "kubeconfig", count, args.timeout, args.trace_writes,

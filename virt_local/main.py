@@ -12,6 +12,10 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .nodes import NodeCapacity
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
                         "cluster: kubectl apply -k manifests/, see docs/operations.md)")
     u.add_argument("--manifests", type=Path, default=None, help="manifests directory (default: the project's)")
     u.add_argument("--launcher-image", default=None, help="virt-launcher image rendered into launcher Pods")
+    u.add_argument("--node-cpu", type=int, default=None, metavar="N",
+                   help="CPUs each node advertises (default: this machine's); more than the machine has simulates "
+                        "bigger nodes, e.g. for density tests with the test hypervisor")
+    u.add_argument("--node-memory", default=None, metavar="QUANTITY",
+                   help="memory each node advertises, e.g. 64Gi (default: this machine's)")
+    u.add_argument("--max-pods", type=int, default=110, metavar="N", help="Pods each node takes (default 110)")
     u.add_argument("-v", "--verbose", action="store_true")
     i = sub.add_parser("images", help="the local image store (containerDisks, kernelBoot images)")
     isub = i.add_subparsers(dest="images_command", required=True)
@@ -83,16 +93,37 @@ def _up(args: argparse.Namespace) -> None:
         raise SystemExit(f"virt-local: {e}") from None
     if args.nodes < 1:
         raise SystemExit("virt-local: --nodes must be at least 1")
+    capacity = _capacity(args)
     settings = UpSettings(data_dir=args.data_dir.resolve(), nodes=args.nodes, hypervisor=args.hypervisor,
                           port=args.port, image_map=extra, kubevirt=not args.no_kubevirt,
                           manifests=(args.manifests or DEFAULT_MANIFESTS).resolve(),
                           launcher_image=args.launcher_image or DEFAULT_LAUNCHER_IMAGE,
-                          log_level="debug" if args.verbose else "info")
+                          log_level="debug" if args.verbose else "info", capacity=capacity)
 
     def ready(message: str) -> None:
         print(message, flush=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(run(settings, ready))
+
+
+def _capacity(args: argparse.Namespace) -> NodeCapacity:
+    from .nodes import NodeCapacity
+    from .quantity import QuantityError, whole
+
+    machine = NodeCapacity.of_machine()
+    if args.node_cpu is not None and args.node_cpu < 1:
+        raise SystemExit("virt-local: --node-cpu must be at least 1")
+    if args.max_pods < 1:
+        raise SystemExit("virt-local: --max-pods must be at least 1")
+    memory = machine.memory_bytes
+    if args.node_memory is not None:
+        try:
+            memory = whole(args.node_memory)
+        except QuantityError as e:
+            raise SystemExit(f"virt-local: --node-memory {args.node_memory!r}: {e}") from None
+        if memory < 1 << 20:
+            raise SystemExit("virt-local: --node-memory must be at least 1Mi")
+    return NodeCapacity(cpu=args.node_cpu or machine.cpu, memory_bytes=memory, pods=args.max_pods)
 
 
 def _service_map(items: list[str]) -> dict[str, str]:

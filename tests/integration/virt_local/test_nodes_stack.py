@@ -20,7 +20,7 @@ from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
     data_dir = tmp_path_factory.mktemp("virt-local") / "data"
     s = start_virt_local(data_dir, "test", "--no-kubevirt", "--image-map", "test/sleeper=sleep infinity",
-                         seconds=60)
+                         "--node-cpu", "3", "--node-memory", "6Gi", "--max-pods", "50", seconds=60)
     try:
         yield s
     finally:
@@ -39,7 +39,8 @@ def phase(stack: VirtLocal, name: str) -> str:
 def test_node_is_registered_ready_with_capacity(stack: VirtLocal) -> None:
     node = wait_for("node-1", lambda: stack.get("node", "node-1"))
     status = node["status"]
-    assert {"cpu", "memory", "pods"} <= set(status["capacity"])
+    assert (status["capacity"]["cpu"], status["capacity"]["memory"], status["capacity"]["pods"]) == (
+        "3", f"{6 * 1024 * 1024}Ki", "50")
     assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
     assert any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"])
     lease = json.loads(stack.kubectl("get", "lease", "-n", "kube-node-lease", "node-1", "-o", "json").stdout)
@@ -96,7 +97,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: too-big}
 spec:
-  containers: [{name: main, image: test/sleeper, resources: {requests: {memory: 64Ti}}}]
+  containers: [{name: main, image: test/sleeper, resources: {requests: {memory: 7Gi}}}]
 """)
 
     def condition() -> dict[str, Any] | None:
