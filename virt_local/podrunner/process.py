@@ -60,15 +60,17 @@ def _resolve(program: str, env: dict[str, str]) -> str | None:
 
 async def spawn(spec: dict[str, Any], spec_file: Path, log_file: Path, pid_file: Path,
                 warm: WarmStarter | None = None) -> ContainerProcess:
-    """Start a container: forked from a warm-start template when its program has one, else cold."""
-    _write_spec(spec, spec_file, log_file)
+    """Start a container: forked from a warm-start template when its program has one, else cold.
+
+    File work runs in a thread: the node's event loop serves every Pod (and the scheduler)."""
+    await asyncio.to_thread(_write_spec, spec, spec_file, log_file)
     program = _resolve(str(spec["argv"][0]), dict(spec.get("env") or {})) if spec.get("argv") else None
     name = warm.entry_for(program) if warm is not None and program else None
     if warm is not None and name is not None:
         pid = await warm.spawn(name, spec, log_file)
         if pid is not None:
-            return _record(ContainerProcess(pid, start_ticks(pid) or 0, warm=warm), pid_file)
-    return spawn_cold(spec_file, log_file, pid_file)
+            return await asyncio.to_thread(_record, ContainerProcess(pid, start_ticks(pid) or 0, warm=warm), pid_file)
+    return await asyncio.to_thread(spawn_cold, spec_file, log_file, pid_file)
 
 
 def _write_spec(spec: dict[str, Any], spec_file: Path, log_file: Path) -> None:

@@ -16,6 +16,7 @@ mounts the container's mount namespace gets.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,14 +161,15 @@ async def prepare_volume(backend: VolumeBackend, pod: Obj, volume: Obj, pod_dir:
     name = str(volume.get("name") or "")
     md = pod.get("metadata") or {}
     ns = str(md.get("namespace") or "default")
+    # File system work runs in a thread: the node's event loop serves every Pod (and the scheduler).
     if "emptyDir" in volume:
         path = pod_dir / "volumes" / "empty-dir" / name
-        path.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
         return PreparedVolume(path)
     if "hostPath" in volume:
         hp = volume["hostPath"]
         path = host_path_under(node_root, str(hp.get("path") or "/"))
-        _check_host_path(path, str(hp.get("type") or ""))
+        await asyncio.to_thread(_check_host_path, path, str(hp.get("type") or ""))
         return PreparedVolume(path)
     if "persistentVolumeClaim" in volume:
         ref = volume["persistentVolumeClaim"]
@@ -181,7 +183,7 @@ async def prepare_volume(backend: VolumeBackend, pod: Obj, volume: Obj, pod_dir:
             written = await _source_files(backend, pod, {key: spec}, int(spec.get("defaultMode") or 0o644),
                                           node_alloc)
             path = pod_dir / "volumes" / kind / name
-            _write_files(path, written)
+            await asyncio.to_thread(_write_files, path, written)
             return PreparedVolume(path, True)
     if "projected" in volume:
         spec = volume["projected"]
@@ -190,7 +192,7 @@ async def prepare_volume(backend: VolumeBackend, pod: Obj, volume: Obj, pod_dir:
         for src in spec.get("sources") or []:
             files.update(await _source_files(backend, pod, src, mode, node_alloc))
         path = pod_dir / "volumes" / "projected" / name
-        _write_files(path, files)
+        await asyncio.to_thread(_write_files, path, files)
         return PreparedVolume(path, True)
     kinds = sorted(k for k in volume if k != "name")
     raise VolumeError(f"volume {name!r}: unsupported volume type {', '.join(kinds) or '(none)'}; virt-local "

@@ -131,11 +131,15 @@ class PodWorker:
     def _cdir(self, name: str) -> Path:
         return self.dir / "containers" / name
 
-    def _persist(self, rec: ContainerRecord) -> None:
-        d = self._cdir(rec.name)
+    async def _persist(self, rec: ContainerRecord) -> None:
+        """Save the record (serialized here, written in a thread: the event loop serves the whole node)."""
+        await asyncio.to_thread(self._write_state, rec.name, json.dumps(rec.to_json()))
+
+    def _write_state(self, name: str, data: str) -> None:
+        d = self._cdir(name)
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / "state.json.tmp"
-        tmp.write_text(json.dumps(rec.to_json()))
+        tmp.write_text(data)
         tmp.replace(d / "state.json")
 
     def _restore(self) -> None:
@@ -172,7 +176,7 @@ class PodWorker:
 
     # ---- main ----------------------------------------------------------------------------------
     async def run(self) -> None:
-        self._restore()
+        await asyncio.to_thread(self._restore)
         terminal = (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         if not (terminal and not self.procs):
             async with asyncio.TaskGroup() as tg:
@@ -314,23 +318,29 @@ class PodWorker:
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
         rec.exit_code, rec.finished_at = None, None
         rec.started_at, rec.pid = now_rfc3339(), proc.pid
-        self._persist(rec)
+        await self._persist(rec)
         self._dirty.set()
         log.info("pod %s/%s: started container %s (pid %d)", self.namespace, self.name, rec.name, proc.pid)
         return True
 
-    def _record_exit(self, rec: ContainerRecord, code: int | None) -> None:
-        err_file = self._cdir(rec.name) / "start-error"
+    def _start_error(self, name: str) -> str | None:
+        try:
+            return (self._cdir(name) / "start-error").read_text()
+        except FileNotFoundError:
+            return None
+
+    async def _record_exit(self, rec: ContainerRecord, code: int | None) -> None:
+        start_error = await asyncio.to_thread(self._start_error, rec.name)
         rec.state, rec.finished_at = State.TERMINATED, now_rfc3339()
-        if err_file.exists():
-            rec.exit_code, rec.reason, rec.message = 128, Reason.START_ERROR, err_file.read_text()
+        if start_error is not None:
+            rec.exit_code, rec.reason, rec.message = 128, Reason.START_ERROR, start_error
         elif code is None:
             rec.exit_code, rec.reason = 137, Reason.UNKNOWN
             rec.message = "the process was adopted after a restart of virt-local; its exit status is unknown"
         else:
             rec.exit_code, rec.message = code, ""
             rec.reason = Reason.COMPLETED if code == 0 else Reason.ERROR
-        self._persist(rec)
+        await self._persist(rec)
 
     async def _container_loop(self, c: Mapping[str, Any]) -> None:
         rec = self.records[c["name"]]
@@ -361,8 +371,8 @@ class PodWorker:
             started = loop.time()
             code = await process.wait_for_exit(self.procs[rec.name])
             del self.procs[rec.name]
+            await self._record_exit(rec, code)
             self._exited.set()
-            self._record_exit(rec, code)
             log.info("pod %s/%s: container %s exited (%s, code %s)", self.namespace, self.name, rec.name,
                      rec.reason, rec.exit_code)
             self._dirty.set()
