@@ -2,7 +2,8 @@
 
 The launcher's memory is the product's per-VM overhead. It never speaks TLS, so before anything imports
 asyncio the `ssl` module is marked unavailable (asyncio then skips it): that keeps OpenSSL out of the
-process, about 5 MiB of RSS. This happens only here, in the process entry point, never on import of the
+process, about 5 MiB of RSS. `_hashlib` likewise (hashlib falls back to its built-in hashes; 0.5 MiB of
+libcrypto initialisation). This happens only here, in the process entry point, never on import of the
 package, so tests and other processes importing `virt_launcher` modules are unaffected.
 """
 
