@@ -23,6 +23,7 @@ from virt_client.informer import Informer
 from virt_client.kube import KubeClient
 from virt_client.metrics import REGISTRY, MetricsServer
 from virt_client.resources import VMIS
+from virt_handler.housekeeping import sweep_forever
 from virt_handler.launchers import LauncherRegistry
 from virt_handler.metrics import PhaseCollector
 from virt_handler.node import NodeAgent
@@ -91,6 +92,7 @@ async def run(settings: HandlerSettings) -> None:
             else:
                 log.warning("no --tls-cert/--tls-key: the server for virt-api (console, VNC, pause) is off")
             tasks.append(tg.create_task(_heartbeat_when_synced(node, informers)))
+            tasks.append(tg.create_task(_sweep_when_synced(settings, informers)))
             log.info("virt-handler for node %s: run dir %s, hypervisor %s", settings.node_name,
                      settings.run_dir, settings.hypervisor)
             await stop.wait()
@@ -103,6 +105,16 @@ async def run(settings: HandlerSettings) -> None:
         await notify.close()
         await launchers.close()
         await client.close()
+
+
+async def _sweep_when_synced(settings: HandlerSettings, informers: tuple[Informer, ...]) -> None:
+    """Remove abandoned launcher directories, once the caches say which VMIs are still here."""
+    for informer in informers:
+        await informer.wait_for_synced()
+
+    def live_uids() -> set[str]:
+        return {str(v["metadata"].get("uid")) for i in informers for v in i.store.objects()}
+    await sweep_forever(settings.sockets_dir, live_uids)
 
 
 async def _heartbeat_when_synced(node: NodeAgent, informers: tuple[Informer, ...]) -> None:
