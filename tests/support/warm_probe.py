@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ def main() -> None:
         "comm": Path("/proc/self/comm").read_text().strip(), "sid_is_pid": os.getsid(0) == os.getpid(),
         "mntns": os.readlink("/proc/self/ns/mnt"), "check": bool(check) and Path(check or "/").exists(),
         "stdin": os.read(0, 10).decode(),
+        "signals": {name: str(signal.getsignal(getattr(signal, name))) for name in ("SIGINT", "SIGPIPE", "SIGTERM")},
     }), flush=True)
     if os.environ.get("PROBE_SLEEP"):
         time.sleep(float(os.environ["PROBE_SLEEP"]))

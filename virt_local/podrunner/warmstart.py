@@ -85,8 +85,12 @@ def _run_container(spec: dict[str, Any], log_file: str, name: str, target: Any, 
     try:
         os.setsid()
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
+        # The dispositions a freshly started interpreter has: SIGINT raises KeyboardInterrupt, SIGPIPE
+        # stays ignored (a write to a closed socket is an error, not death), the rest default.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         null = os.open("/dev/null", os.O_RDONLY)
         out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(null, 0)

@@ -58,6 +58,9 @@ async def test_the_container_gets_its_argv_env_cwd_session_name_and_log(tmp_path
     assert seen["sid_is_pid"] is True
     assert seen["stdin"] == ""
     assert seen["mntns"] != os.readlink("/proc/self/ns/mnt")
+    # as in a freshly started interpreter
+    assert seen["signals"] == {"SIGINT": str(signal.default_int_handler), "SIGPIPE": str(signal.SIG_IGN),
+                               "SIGTERM": str(signal.SIG_DFL)}
     assert code == 3
     assert (tmp_path / "c.pid").read_text().split()[0] == str(proc.pid)
 
