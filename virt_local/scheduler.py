@@ -1,6 +1,7 @@
 """The scheduler: binds pending Pods to virt-local nodes through `pods/binding`.
 
-Every change to a Pod or Node wakes one scheduling pass over all pending Pods (those with no
+Every change to a Node, a pending Pod, or a Pod that ends or is deleted (room may be free) wakes one
+scheduling pass over all pending Pods (those with no
 `spec.nodeName`, our scheduler name and no deletionTimestamp), oldest first. Decisions come from the
 pure `scheduling` module against a `Cluster` snapshot that also holds the Pods this scheduler has bound
 but the informer has not reported yet (the "assumed" Pods), so one pass never overcommits a node.
@@ -39,6 +40,15 @@ def is_pending(pod: Mapping[str, Any], scheduler_name: str) -> bool:
             and not md.get("deletionTimestamp") and (pod.get("status") or {}).get("phase") not in TERMINAL)
 
 
+def _frees_room(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """The Pod stopped counting against its node: it ended or is being deleted."""
+    before, after = old.get("status") or {}, new.get("status") or {}
+    if after.get("phase") in TERMINAL and before.get("phase") not in TERMINAL:
+        return True
+    return bool((new.get("metadata") or {}).get("deletionTimestamp")) and \
+        not (old.get("metadata") or {}).get("deletionTimestamp")
+
+
 def _key(pod: Mapping[str, Any]) -> str:
     md = pod.get("metadata") or {}
     return f"{md.get('namespace')}/{md.get('name')}"
@@ -59,10 +69,49 @@ class Scheduler:
         self.nodes = Informer(client, NODES)
         self._wake = asyncio.Event()
         self._assumed: dict[str, tuple[str, FrozenDict]] = {}  # pod uid -> (node, pod)
-        wake = EventHandler(on_add=lambda o: self._wake.set(), on_update=lambda o, n: self._wake.set(),
-                            on_delete=lambda o: self._wake.set())
-        self.pods.add_handler(wake)
-        self.nodes.add_handler(wake)
+        # Kept from the Pod events, so a pass does not walk (and decode) every Pod of the cluster:
+        self._running: dict[str, tuple[str, FrozenDict]] = {}  # uid -> (node, pod): bound, not ended
+        self._bound: set[str] = set()  # uids with a node, whatever their phase
+        self._pending: dict[str, FrozenDict] = {}  # uid -> pod waiting for a node
+        self.pods.add_handler(EventHandler(on_add=self._pod_added, on_update=self._pod_updated,
+                                           on_delete=self._pod_deleted))
+        self.nodes.add_handler(EventHandler(on_add=lambda o: self._wake.set(), on_update=lambda o, n: self._wake.set(),
+                                            on_delete=lambda o: self._wake.set()))
+
+    # A pass is needed when a Pod waits for a node or when room may have been made; the status
+    # updates of Pods that run (most of the traffic) change neither.
+    def _observe(self, pod: FrozenDict) -> None:
+        uid = str(pod["metadata"].get("uid"))
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            self._bound.add(uid)
+            if (pod.get("status") or {}).get("phase") not in TERMINAL:
+                self._running[uid] = (str(node), pod)
+            else:
+                self._running.pop(uid, None)
+        else:
+            self._bound.discard(uid)
+            self._running.pop(uid, None)
+        if is_pending(pod, self.scheduler_name):
+            self._pending[uid] = pod
+            self._wake.set()
+        else:
+            self._pending.pop(uid, None)
+
+    def _pod_added(self, pod: FrozenDict) -> None:
+        self._observe(pod)
+
+    def _pod_updated(self, old: FrozenDict, new: FrozenDict) -> None:
+        self._observe(new)
+        if _frees_room(old, new):
+            self._wake.set()
+
+    def _pod_deleted(self, pod: FrozenDict) -> None:
+        uid = str(pod["metadata"].get("uid"))
+        self._bound.discard(uid)
+        self._running.pop(uid, None)
+        self._pending.pop(uid, None)
+        self._wake.set()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -89,22 +138,14 @@ class Scheduler:
 
     def _cluster(self) -> tuple[Cluster, list[FrozenDict]]:
         by_node: dict[str, list[Mapping[str, Any]]] = {}
-        pending: list[FrozenDict] = []
-        seen_uids = set()
-        for pod in self.pods.store.objects():
-            uid = pod["metadata"].get("uid")
-            node = pod["spec"].get("nodeName")
-            if node:
-                seen_uids.add(uid)
-                if (pod.get("status") or {}).get("phase") not in TERMINAL:
-                    by_node.setdefault(node, []).append(pod)
-            elif is_pending(pod, self.scheduler_name) and uid not in self._assumed:
-                pending.append(pod)
+        for node, pod in self._running.values():
+            by_node.setdefault(node, []).append(pod)
         for uid in list(self._assumed):
-            if uid in seen_uids or self.pods.store.get(_key(self._assumed[uid][1])) is None:
-                del self._assumed[uid]
+            if uid in self._bound or (uid not in self._pending and uid not in self._running):
+                del self._assumed[uid]  # the binding arrived, or the Pod is gone
         for node, pod in self._assumed.values():
             by_node.setdefault(node, []).append(pod)
+        pending = [pod for uid, pod in self._pending.items() if uid not in self._assumed]
         pending.sort(key=lambda p: (p["metadata"].get("creationTimestamp") or "", _key(p)))
         return Cluster(self.nodes.store.objects(), by_node), pending
 
