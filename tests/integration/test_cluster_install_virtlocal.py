@@ -127,8 +127,12 @@ def test_install_comes_up_and_runs_a_vmi(cluster: VirtLocal) -> None:
              60)
 
     controllers = {p["metadata"]["name"] for p in by_component["virt-controller"]}
-    holder = wait_for("a virt-controller leader", lambda: cluster.kubectl(
-        "-n", NS, "get", "lease", "virt-controller", "-o", "jsonpath={.spec.holderIdentity}", check=False).stdout, 30)
+    try:
+        holder = wait_for("a virt-controller leader", lambda: cluster.kubectl(
+            "-n", NS, "get", "lease", "virt-controller", "-o", "jsonpath={.spec.holderIdentity}", check=False).stdout,
+            30)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{_diagnose(cluster)}") from None
     assert holder in controllers
 
     wait_for("APIService v1.subresources.kubevirt.io Available", lambda: cluster.kubectl(

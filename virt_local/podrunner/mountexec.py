@@ -2,7 +2,8 @@
 
 Run as `unshare --mount --propagation private <python> -S -m virt_local.podrunner.mountexec SPEC`, so
 the mounts it makes are private to the container. SPEC is a JSON file: `mounts` (source, target,
-readOnly; parents first), `argv`, `env`, `cwd` and `startError` (a file to describe a failure in).
+readOnly; parents first), `keep` (directories that must stay visible over the mounts: the runtime and
+the Pod's directory), `argv`, `env`, `cwd` and `startError` (a file to describe a failure in).
 The process keeps its pid through the exec, so the pid the pod runner recorded is the container's.
 A failure before the exec (missing mount source, command not found) is written to `startError` and
 ends the process with code 128, as a container runtime's StartError does. Standard library only:
@@ -48,16 +49,37 @@ def bind(libc: Any, source: str, target: str, read_only: bool) -> None:
         _mount(libc, None, target, MS_BIND | MS_REMOUNT | MS_RDONLY)
 
 
-def apply_mounts(libc: Any, mounts: list[dict[str, Any]]) -> None:
-    """Bind-mount every `mounts` entry (parents first) in the current mount namespace."""
-    # Every source is opened before the first mount: a mount over a parent of the data dir
-    # (an emptyDir at /tmp with the data dir under /tmp) must not hide later sources.
+def _under(path: str, parent: str) -> bool:
+    return path.startswith(parent.rstrip("/") + "/")
+
+
+def apply_mounts(libc: Any, mounts: list[dict[str, Any]], keep: list[str] | None = None) -> None:
+    """Bind-mount every `mounts` entry (parents first) in the current mount namespace.
+
+    A container here shares the machine's root file system, so a volume mounted over a directory
+    (an emptyDir at /tmp) hides whatever lies below it there, and virt-local's own runtime may lie
+    below it (a checkout, a virtualenv or a data dir under /tmp). Every path in `keep` that such a
+    mount would hide is bound again inside the new mount, as it was: on a cluster those files are
+    part of the image and no volume hides them.
+    """
+    # Every source is opened before the first mount, so a mount over a parent of the data dir does
+    # not hide later sources.
     held = [os.open(m["source"], os.O_PATH) if os.path.exists(m["source"]) else -1 for m in mounts]
+    kept = {path: os.open(path, os.O_PATH) for path in keep or () if os.path.isdir(path)}
     try:
         for m, fd in zip(mounts, held, strict=True):
-            bind(libc, m["source"] if fd < 0 else f"/proc/self/fd/{fd}", m["target"], bool(m.get("readOnly")))
+            target = str(m["target"])
+            bind(libc, m["source"] if fd < 0 else f"/proc/self/fd/{fd}", target, bool(m.get("readOnly")))
+            for path, kfd in kept.items():
+                if _under(path, target):
+                    try:
+                        Path(path).mkdir(parents=True, exist_ok=True)
+                    except OSError as e:
+                        raise OSError(e.errno, f"volume mounted at {target} hides {path}, which the container "
+                                               f"needs, and it cannot be made visible again: {e.strerror}") from None
+                    _mount(libc, f"/proc/self/fd/{kfd}", path, MS_BIND | MS_REC)
     finally:
-        for fd in held:
+        for fd in [*held, *kept.values()]:
             if fd >= 0:
                 os.close(fd)
 
@@ -83,7 +105,7 @@ def main(argv: list[str]) -> None:
     spec: dict[str, Any] = json.loads(Path(argv[1]).read_text())
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        apply_mounts(libc, spec.get("mounts") or [])
+        apply_mounts(libc, spec.get("mounts") or [], spec.get("keep"))
         if spec.get("cwd"):
             os.chdir(spec["cwd"])
         args = list(spec["argv"])

@@ -29,6 +29,9 @@ from .warmstart import WarmStarter
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 #: the directory holding the `virt_local` package, where the mount helper is imported from
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: what the project's containers run from (this checkout, the virtualenv, the interpreter's installation):
+#: no volume may hide them (`mountexec.apply_mounts`)
+RUNTIME_DIRS = tuple(sorted({PACKAGE_ROOT, sys.prefix, sys.base_prefix}))
 
 
 @dataclass(frozen=True)

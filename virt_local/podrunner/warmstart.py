@@ -101,7 +101,7 @@ def _run_container(spec: dict[str, Any], log_file: str, name: str, target: Any, 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
         mountexec.private_mount_namespace(libc)
-        mountexec.apply_mounts(libc, spec.get("mounts") or [])
+        mountexec.apply_mounts(libc, spec.get("mounts") or [], spec.get("keep"))
         os.chdir(spec.get("cwd") or "/")
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})

@@ -299,7 +299,8 @@ class PodWorker:
         cdir.mkdir(parents=True, exist_ok=True)
         (cdir / "start-error").unlink(missing_ok=True)
         spec = {"mounts": [m.as_dict() for m in mounts], "argv": argv, "env": env,
-                "cwd": c.get("workingDir") or "/", "startError": str(cdir / "start-error")}
+                "cwd": c.get("workingDir") or "/", "startError": str(cdir / "start-error"),
+                "keep": [*process.RUNTIME_DIRS, str(self.dir)]}
         return await process.spawn(spec, cdir / "spec.json", self.dir / "logs" / f"{name}.log", cdir / "pid",
                                    self.ctx.warm)
 

@@ -122,3 +122,28 @@ async def test_programs_without_a_template_start_cold(tmp_path: Path, warm: Warm
     proc, code, out = await run(tmp_path, warm, spec(tmp_path, {"PATH": "/usr/bin:/bin"}, argv=["sh", "-c", "echo cold; exit 4"]))
     assert proc.warm is None
     assert (code, out.strip()) == (4, "cold")
+
+
+@pytest.mark.parametrize("warm_start", [True, False], ids=["warm", "cold"])
+async def test_a_volume_over_a_parent_of_the_runtime_does_not_hide_it(tmp_path: Path, warm: WarmStarter,
+                                                                       warm_start: bool) -> None:
+    """An emptyDir at /tmp must not hide a checkout, virtualenv or data dir under /tmp: kept directories
+    are bound again inside the mount, and the volume itself is what the container sees elsewhere."""
+    base = tmp_path / "base"
+    runtime = base / "runtime"
+    runtime.mkdir(parents=True)
+    (runtime / "marker").write_text("kept")
+    (base / "other").write_text("hidden by the volume")
+    volume = tmp_path / "empty-dir"
+    volume.mkdir()
+    mounts = [{"source": str(volume), "target": str(base)}]
+    check = f"test -f {runtime}/marker && ! test -e {base}/other && echo visible"
+    sp = spec(tmp_path, {"PATH": "/usr/bin:/bin", "PROBE_CHECK_PATH": str(runtime / "marker")}, mounts,
+              argv=None if warm_start else ["sh", "-c", check])
+    sp["keep"] = [str(runtime)]
+    _, code, out = await run(tmp_path, warm if warm_start else None, sp)
+    assert code == 0, out
+    assert (json.loads(out)["check"] is True) if warm_start else (out.strip() == "visible")
+    sp["keep"] = []
+    _, code, out = await run(tmp_path, warm if warm_start else None, sp, "without")
+    assert (json.loads(out)["check"] is False) if warm_start else (code == 1)
