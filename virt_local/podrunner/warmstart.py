@@ -78,7 +78,8 @@ def _exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def _run_container(spec: dict[str, Any], log_file: str, name: str, target: Any, keep: tuple[int, ...]) -> None:
+def _run_container(spec: dict[str, Any], log_file: str, name: str, target: Any,
+                   template_fds: tuple[int, ...]) -> None:
     """In the forked child: become the container, run its program, never return."""
     from virt_local.podrunner import mountexec
 
@@ -96,7 +97,7 @@ def _run_container(spec: dict[str, Any], log_file: str, name: str, target: Any, 
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        for fd in (null, out, *keep):
+        for fd in (null, out, *template_fds):
             os.close(fd)
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
