@@ -32,7 +32,15 @@ from virt_client.resources import PODS
 
 from ..label_match import matches_node_selector
 from ..scheduling import tolerates
-from .pods import controller_uid, is_active, is_ready, owned_by, pod_from_template, template_hash
+from .pods import (
+    controller_uid,
+    is_active,
+    is_ready,
+    owned_by,
+    owned_pod_handler,
+    pod_from_template,
+    template_hash,
+)
 from .refs import APPS_V1, DAEMONSETS
 
 log = logging.getLogger("virt_local.workloads.daemonset")
@@ -186,36 +194,9 @@ class DaemonSetController:
         self.controller = Controller(name="daemonset", reconcile=self.reconcile,
                                      informers=[daemonsets, nodes, pods])
         daemonsets.add_handler(self.controller.handler())
-        pods.add_handler(EventHandler(on_add=self._pod_added, on_update=self._pod_updated,
-                                      on_delete=self._pod_deleted))
+        pods.add_handler(owned_pod_handler("DaemonSet", self.expectations, self.controller))
         nodes.add_handler(EventHandler(on_add=self._node_event, on_update=self._node_updated,
                                        on_delete=self._node_event))
-
-    def _owner_key(self, pod: Obj) -> str | None:
-        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == "DaemonSet":
-                return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
-        return None
-
-    def _pod_added(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            self.expectations.creation_observed(key)
-            self.controller.enqueue_key(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        key = self._owner_key(new)
-        if key:
-            if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key)
-            self.controller.enqueue_key(key)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            if not pod["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key)
-            self.controller.enqueue_key(key)
 
     def _node_event(self, node: Obj) -> None:
         for ds in self.daemonsets.store.objects():

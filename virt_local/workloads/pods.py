@@ -14,7 +14,10 @@ from typing import Any
 
 import orjson
 
+from virt_client.controller import Controller
+from virt_client.expectations import Expectations
 from virt_client.indexer import thaw
+from virt_client.informer import EventHandler
 
 from ..label_match import matches_label_selector
 
@@ -102,3 +105,33 @@ def deletion_order(pods: Sequence[Obj]) -> list[Obj]:
 
 def _reverse(timestamp: str) -> str:
     return "".join(chr(0x10FFFF - ord(ch)) for ch in timestamp)
+
+
+def owner_key(pod: Obj, kind: str) -> str | None:
+    """`namespace/name` of the Pod's controlling owner of `kind`, if it has one."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == kind:
+            return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
+    return None
+
+
+def owned_pod_handler(kind: str, expectations: Expectations, controller: Controller) -> EventHandler:
+    """Pod events for a controller of `kind`: queue the owner, and observe the creations and deletions
+    its expectations wait for (a deletion counts once: when it starts, or when the Pod vanishes)."""
+    def added(pod: Obj) -> None:
+        if key := owner_key(pod, kind):
+            expectations.creation_observed(key)
+            controller.enqueue_key(key)
+
+    def updated(old: Obj, new: Obj) -> None:
+        if key := owner_key(new, kind):
+            if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
+                expectations.deletion_observed(key)
+            controller.enqueue_key(key)
+
+    def deleted(pod: Obj) -> None:
+        if key := owner_key(pod, kind):
+            if not pod["metadata"].get("deletionTimestamp"):
+                expectations.deletion_observed(key)
+            controller.enqueue_key(key)
+    return EventHandler(on_add=added, on_update=updated, on_delete=deleted)

@@ -21,11 +21,19 @@ from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.errors import Conflict, NotFound
 from virt_client.expectations import Expectations
 from virt_client.indexer import NAMESPACE_INDEX, thaw
-from virt_client.informer import EventHandler, Informer
+from virt_client.informer import Informer
 from virt_client.kube import KubeClient
 from virt_client.resources import PODS
 
-from .pods import controller_uid, deletion_order, is_active, is_ready, owned_by, pod_from_template
+from .pods import (
+    controller_uid,
+    deletion_order,
+    is_active,
+    is_ready,
+    owned_by,
+    owned_pod_handler,
+    pod_from_template,
+)
 from .refs import APPS_V1, REPLICASETS
 
 log = logging.getLogger("virt_local.workloads.replicaset")
@@ -99,34 +107,7 @@ class ReplicaSetController:
         self.controller = Controller(name="replicaset", reconcile=self.reconcile, workers=workers,
                                      informers=[replicasets, pods])
         replicasets.add_handler(self.controller.handler())
-        pods.add_handler(EventHandler(on_add=self._pod_added, on_update=self._pod_updated,
-                                      on_delete=self._pod_deleted))
-
-    def _owner_key(self, pod: Obj) -> str | None:
-        for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == "ReplicaSet":
-                return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
-        return None
-
-    def _pod_added(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            self.expectations.creation_observed(key)
-            self.controller.enqueue_key(key)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        key = self._owner_key(new)
-        if key:
-            if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key)
-            self.controller.enqueue_key(key)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        key = self._owner_key(pod)
-        if key:
-            if not pod["metadata"].get("deletionTimestamp"):
-                self.expectations.deletion_observed(key)
-            self.controller.enqueue_key(key)
+        pods.add_handler(owned_pod_handler("ReplicaSet", self.expectations, self.controller))
 
     async def run(self) -> None:
         await self.controller.run()
