@@ -78,6 +78,10 @@ class CommandServer:
                 await writer.drain()
         except (OSError, ValueError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # `close()` ends the connection. Returning (instead of re-raising) matters: asyncio 3.11
+            # logs a cancelled connection callback as "Exception in callback" with a traceback.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
