@@ -1,6 +1,7 @@
 """Container processes: start, adopt after a restart, signal, and wait for exit.
 
-A container whose program has a warm-start template (`warmstart`) is forked from it. Any other is started with `posix_spawn` as `unshare --mount --propagation private python -S -m
+A container whose program has a warm-start template (`warmstart`) is forked from it. Any other is
+started with `posix_spawn` as `unshare --mount --propagation private python -S -m
 virt_local.podrunner.mountexec SPEC`, in its own session (so its process group can be killed as a
 whole), stdout and stderr appended to its log file. Its pid and kernel start time go to a pid file;
 after a restart of virt-local, `adopt` accepts a pid file only if that pid still has that start time,
