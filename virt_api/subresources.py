@@ -24,7 +24,6 @@ from virt_client.api.options import (
     SubresourceOptions,
 )
 from virt_client.errors import ApiError, NotFound, TransportError
-from virt_client.kube import PATCH_CONTENT_TYPES
 from virt_client.resources import PODS, VMIMS, VMIS, VMS, ResourceRef
 
 from . import lifecycle
@@ -76,10 +75,8 @@ def decode_body(raw: bytes, model: type[Options]) -> Options:
 async def send_patch(st: ApiState, ref: ResourceRef, namespace: str, name: str, patch: list[dict[str, Any]],
                      *, kind: str, subresource: str | None = None, dry_run: bool = False) -> None:
     """A JSON patch; a failed `test` (someone changed the object meanwhile) is 409."""
-    query = [("dryRun", "All")] if dry_run else []
     try:
-        await st.kube.request("PATCH", ref.path(namespace, name, subresource), query=query, body=patch,
-                              content_type=PATCH_CONTENT_TYPES["json"])
+        await st.kube.patch(ref, name, patch, namespace, patch_type="json", subresource=subresource, dry_run=dry_run)
     except NotFound:
         raise not_found(kind, name) from None
     except ApiError as e:
@@ -158,9 +155,8 @@ async def migrate(version: str, namespace: str, name: str, request: Request) -> 
     st = state_of(request)
     vm, vmi = await _vm_and_vmi(st, namespace, name)
     vmim = lifecycle.plan_migrate(vm, vmi, opts.added_node_selector)
-    query = [("dryRun", "All")] if opts.is_dry_run() else []
     try:
-        await st.kube.request("POST", VMIMS.path(namespace), query=query, body=vmim)
+        await st.kube.create(VMIMS, vmim, namespace, dry_run=opts.is_dry_run())
     except (ApiError, TransportError) as e:
         raise internal(f"unable to create the migration: {getattr(e, 'message', e)}", VM_KIND, name) from None
     return Response(status_code=202)

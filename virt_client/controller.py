@@ -3,7 +3,9 @@
 A controller supplies one `async def reconcile(key) -> Result`:
 - `DONE` — the key is in its desired state; its backoff is forgotten.
 - `RequeueAfter(seconds)` — look again later (polling a condition); backoff is forgotten too.
-- an exception — logged and retried with the queue's per-key exponential backoff.
+- `ReconcileError(reason, message)` — an expected failure (`reconcile.py`): logged as one structured
+  line with its reason, no traceback, and retried with the queue's per-key exponential backoff.
+- any other exception — logged with its traceback (none for client errors) and retried the same way.
 
 Invariants: the queue guarantees one worker per key; workers start only after every informer
 given has synced; cancelling `run()` (or losing leadership, which cancels it) stops the workers
@@ -22,8 +24,10 @@ from virt_client.clock import Clock, RealClock
 from virt_client.errors import ClientError
 from virt_client.indexer import object_key
 from virt_client.informer import EventHandler, Informer, wait_for_cache_sync
+from virt_client.logs import FIELDS
 from virt_client.metrics import RECONCILE_SECONDS, RECONCILES
 from virt_client.rate_limiter import RateLimiter
+from virt_client.reconcile import ReconcileError
 from virt_client.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -115,6 +119,19 @@ class Controller:
             result = await self._reconcile(key)
         except asyncio.CancelledError:
             raise
+        except ReconcileError as e:
+            self._m_results["error"].inc()
+            log.warning(
+                "controller %s: reconcile %s: %s: %s",
+                self.name,
+                key,
+                e.reason,
+                e.message,
+                extra={FIELDS: {"controller": self.name, "key": key, "reason": e.reason,
+                                "retry": self.queue.num_requeues(key) + 1}},
+            )
+            self.queue.add_rate_limited(key)
+            return
         except Exception as e:
             self._m_results["error"].inc()
             retries = self.queue.num_requeues(key)

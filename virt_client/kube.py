@@ -10,6 +10,8 @@ Invariants:
 - A non-2xx answer raises exactly one `virt_client.errors.ApiError` subclass; a failure to reach
   the server raises `TransportError`. Nothing else escapes from a request.
 - Returned dicts are fresh and owned by the caller; bodies may be dicts or read-only cached objects.
+- Every write verb takes `dry_run` (server-side `?dryRun=All`). The verbs are the `KubeApi`
+  protocol (`kube_api.py`), which the in-memory fake (`kube_fake.py`) implements too.
 """
 
 from __future__ import annotations
@@ -347,25 +349,26 @@ class KubeClient:
             resp.close()
 
     async def create(
-        self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None
+        self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *, dry_run: bool = False
     ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("POST", ref.path(_namespace(ref, namespace, body)), body=body)
+        path = ref.path(_namespace(ref, namespace, body))
+        result: dict[str, Any] = await self.request("POST", path, query=_dry_run(dry_run), body=body)
         return result
 
     async def update(
-        self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None
+        self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *, dry_run: bool = False
     ) -> dict[str, Any]:
         """PUT the whole object; its `metadata.resourceVersion` makes the write conditional."""
         path = ref.path(_namespace(ref, namespace, body), _name(body))
-        result: dict[str, Any] = await self.request("PUT", path, body=body)
+        result: dict[str, Any] = await self.request("PUT", path, query=_dry_run(dry_run), body=body)
         return result
 
     async def update_status(
-        self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None
+        self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *, dry_run: bool = False
     ) -> dict[str, Any]:
         """PUT to the `status` subresource."""
         path = ref.path(_namespace(ref, namespace, body), _name(body), "status")
-        result: dict[str, Any] = await self.request("PUT", path, body=body)
+        result: dict[str, Any] = await self.request("PUT", path, query=_dry_run(dry_run), body=body)
         return result
 
     async def patch(
@@ -377,11 +380,14 @@ class KubeClient:
         *,
         patch_type: PatchType = "merge",
         subresource: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         """Merge, JSON (a list of operations, `test` included) or strategic-merge patch."""
         content_type = PATCH_CONTENT_TYPES[patch_type]
         path = ref.path(namespace, name, subresource)
-        result: dict[str, Any] = await self.request("PATCH", path, body=patch, content_type=content_type)
+        result: dict[str, Any] = await self.request(
+            "PATCH", path, query=_dry_run(dry_run), body=patch, content_type=content_type
+        )
         return result
 
     async def delete(
@@ -394,6 +400,7 @@ class KubeClient:
         propagation_policy: str | None = None,
         uid: str | None = None,
         resource_version: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any] | None:
         """Delete; `uid`/`resource_version` become preconditions. Returns the object or Status."""
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
@@ -404,7 +411,8 @@ class KubeClient:
         preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
         if preconditions:
             options["preconditions"] = preconditions
-        result: dict[str, Any] | None = await self.request("DELETE", ref.path(namespace, name), body=options)
+        path = ref.path(namespace, name)
+        result: dict[str, Any] | None = await self.request("DELETE", path, query=_dry_run(dry_run), body=options)
         return result
 
     async def create_subresource(
@@ -414,11 +422,18 @@ class KubeClient:
         subresource: str,
         body: Mapping[str, Any],
         namespace: str | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any] | None:
         """POST to a subresource, e.g. `pods/binding` or `pods/eviction`."""
         path = ref.path(_namespace(ref, namespace, body), name, subresource)
-        result: dict[str, Any] | None = await self.request("POST", path, body=body)
+        result: dict[str, Any] | None = await self.request("POST", path, query=_dry_run(dry_run), body=body)
         return result
+
+
+def _dry_run(dry_run: bool) -> Query:
+    """The query of a server-side dry run: admitted and validated, nothing stored."""
+    return (("dryRun", "All"),) if dry_run else ()
 
 
 def _name(body: Mapping[str, Any]) -> str:
