@@ -13,6 +13,9 @@ bound Pods; delete preconditions; label and field selectors; watches with ADDED/
 order (an object leaving a selector is DELETED for that watch), resumable from a resourceVersion,
 410 Gone once `compact()` dropped it; dry run, which stores and notifies nothing.
 
+The per-object rules (system fields, update merge, Status errors) are in `object_rules.py`, the patch
+algorithms in `patches.py`, the selectors in `selectors.py`.
+
 Not modelled: namespaces as objects (any namespace exists), admission, validation beyond names,
 RBAC, garbage collection of dependents.
 
@@ -26,29 +29,31 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
-import uuid
 from collections.abc import AsyncGenerator, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from virt_client import resources as r
 from virt_client.clock import Clock, RealClock
-from virt_client.errors import ApiError, ClientError, error_from_status
-from virt_client.kube import PatchType, WatchEvent, encode
+from virt_client.errors import ClientError, error_from_status
+from virt_client.kube import KubeClient, PatchType, WatchEvent, encode
+from virt_client.kube_api import KubeApi
+from virt_client.object_rules import (
+    BUILTIN_GROUPS,
+    STATUS_SUBRESOURCES,
+    SYSTEM_FIELDS,
+    conflict,
+    not_found,
+    prepare_create,
+    prepare_update,
+    resource_name,
+    status_error,
+)
 from virt_client.patches import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from virt_client.resources import ResourceRef
 from virt_client.selectors import ObjectPredicate, object_matcher
-
-STATUS_SUBRESOURCES: frozenset[ResourceRef] = frozenset(
-    {r.PODS, r.NODES, r.NAMESPACES, r.SERVICES, r.PVCS, r.PVS, r.VMS, r.VMIMS, r.VMIRSS, r.DATAVOLUMES}
-)
-# Groups served by kube-apiserver itself; custom resources refuse strategic merge (415).
-_BUILTIN_GROUPS = frozenset({"", "apps", "batch", "coordination.k8s.io", "policy", "networking.k8s.io",
-                             "rbac.authorization.k8s.io", "storage.k8s.io", "discovery.k8s.io", "events.k8s.io"})
-_GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" when cluster-scoped), name
 Entries = list[tuple[Key, dict[str, Any]]]  # `FakeKube.list` hides the builtin inside the class
@@ -103,29 +108,6 @@ def _plain(body: Any) -> Any:
     return orjson.loads(encode(body))
 
 
-def _status(code: int, reason: str, ref: ResourceRef, name: str, message: str) -> ApiError:
-    details = {"name": name, "group": ref.group, "kind": ref.plural}
-    return error_from_status(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-                                    "reason": reason, "message": message, "details": details})
-
-
-def _resource(ref: ResourceRef) -> str:
-    return f"{ref.plural}.{ref.group}" if ref.group else ref.plural
-
-
-def not_found(ref: ResourceRef, name: str) -> ApiError:
-    return _status(404, "NotFound", ref, name, f'{_resource(ref)} "{name}" not found')
-
-
-def conflict(ref: ResourceRef, name: str, why: str = "") -> ApiError:
-    why = why or "the object has been modified; please apply your changes to the latest version and try again"
-    return _status(409, "Conflict", ref, name, f'Operation cannot be fulfilled on {_resource(ref)} "{name}": {why}')
-
-
-def _spec_part(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
-
-
 class FakeKube:
     """An in-memory API server behind the `KubeApi` verbs. Construct with keyword arguments only."""
 
@@ -141,8 +123,9 @@ class FakeKube:
         self._random = random.Random(seed)
         self._objects: dict[Key, dict[str, Any]] = {}
         self._events: Events = []
-        self._compacted = 0
-        self._rv = 0
+        # "0" means "any version" to a watch or list, so an empty store is already at version 1.
+        self._rv = 1
+        self._compacted = self._rv
         self._failures: Failures = []
         self._watchers = _Watchers()
         self.writes: Writes = []
@@ -153,8 +136,9 @@ class FakeKube:
         """Store an object as if created earlier, no write recorded; return it. Status and the system
         fields given (uid, creationTimestamp, deletionTimestamp, generation) are kept."""
         given = _plain(obj)
-        stored = self._prepare_create(ref, copy.deepcopy(given), namespace, keep_status=True)
-        for f in _SYSTEM_FIELDS:
+        stored = prepare_create(ref, copy.deepcopy(given), namespace, now=self._now(), rnd=self._random,
+                                       has_status=False)
+        for f in SYSTEM_FIELDS:
             if f in (given.get("metadata") or {}):
                 stored["metadata"][f] = given["metadata"][f]
         if self._key(ref, stored["metadata"].get("namespace"), stored["metadata"]["name"]) in self._objects:
@@ -255,7 +239,7 @@ class FakeKube:
         else:
             last = int(resource_version)
             if last < self._compacted:
-                raise _status(410, "Expired", ref, "", f"too old resource version: {last} ({self._compacted})")
+                raise status_error(410, "Expired", ref, "", f"too old resource version: {last} ({self._compacted})")
         gp, ns = (ref.group, ref.plural), (namespace or "") if ref.namespaced else ""
         try:
             async with asyncio.timeout(timeout_seconds):
@@ -277,11 +261,12 @@ class FakeKube:
     async def create(
         self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *, dry_run: bool = False
     ) -> dict[str, Any]:
-        obj = self._prepare_create(ref, _plain(body), namespace, keep_status=False)
+        obj = prepare_create(ref, _plain(body), namespace, now=self._now(), rnd=self._random,
+                             has_status=self._has_status(ref))
         name = obj["metadata"]["name"]
         self._maybe_fail("create", ref, name)
         if self._key(ref, obj["metadata"].get("namespace"), name) in self._objects:
-            raise _status(409, "AlreadyExists", ref, name, f'{_resource(ref)} "{name}" already exists')
+            raise status_error(409, "AlreadyExists", ref, name, f'{resource_name(ref)} "{name}" already exists')
         if not dry_run:
             self._commit(ref, obj, None)
         self._record("create", ref, obj, body, dry_run=dry_run)
@@ -319,8 +304,8 @@ class FakeKube:
             if patch_type == "json":
                 patched = apply_json_patch(current, _plain(patch))
             elif patch_type == "strategic":
-                if ref.group not in _BUILTIN_GROUPS:
-                    raise _status(415, "UnsupportedMediaType", ref, name,
+                if ref.group not in BUILTIN_GROUPS:
+                    raise status_error(415, "UnsupportedMediaType", ref, name,
                                   "the body of the request was in an unknown format - accepted media types "
                                   "include: application/json-patch+json, application/merge-patch+json, "
                                   "application/apply-patch+yaml")
@@ -439,7 +424,7 @@ class FakeKube:
         if md.get("resourceVersion") and md["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(ref, name)
         if md.get("uid") and md["uid"] != old["metadata"]["uid"]:
-            raise _status(422, "Invalid", ref, name, f'{ref.kind} "{name}" is invalid: metadata.uid: '
+            raise status_error(422, "Invalid", ref, name, f'{ref.kind} "{name}" is invalid: metadata.uid: '
                                                      f'Invalid value: "{md["uid"]}": field is immutable')
         if status:
             obj = copy.deepcopy(old)
@@ -448,7 +433,7 @@ class FakeKube:
             else:
                 obj.pop("status", None)
         else:
-            obj = self._prepare_update(ref, body, old)
+            obj = prepare_update(ref, body, old, has_status=self._has_status(ref))
         self._record(verb, ref, old, sent, dry_run=dry_run, subresource=subresource, patch_type=patch_type)
         if obj == old or dry_run:
             return obj
@@ -456,50 +441,8 @@ class FakeKube:
             return self._remove(ref, obj)
         return self._commit(ref, obj, old)
 
-    def _prepare_create(self, ref: ResourceRef, obj: dict[str, Any], namespace: str | None, *,
-                        keep_status: bool) -> dict[str, Any]:
-        md = obj.setdefault("metadata", {})
-        if ref.namespaced:
-            ns = namespace or md.get("namespace")
-            if not ns:
-                raise ClientError(f"{ref} is namespaced: give a namespace or metadata.namespace")
-            md["namespace"] = ns
-        else:
-            md.pop("namespace", None)
-        if not md.get("name") and md.get("generateName"):
-            md["name"] = md["generateName"][:58] + "".join(self._random.choice(_GEN_ALPHABET) for _ in range(5))
-        if not md.get("name"):
-            raise _status(422, "Invalid", ref, "", f"{ref.kind} \"\" is invalid: metadata.name: Required value: "
-                                                   "name or generateName is required")
-        obj["apiVersion"], obj["kind"] = ref.api_version, ref.kind
-        md["uid"] = str(uuid.UUID(int=self._random.getrandbits(128), version=4))
-        md["creationTimestamp"] = self._now()
-        md["generation"] = 1
-        for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
-            md.pop(f, None)
-        if (ref.group, ref.plural) in self._with_status and not keep_status:
-            obj.pop("status", None)
-        return obj
-
-    def _prepare_update(self, ref: ResourceRef, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-        md, omd = dict(new.get("metadata") or {}), old["metadata"]
-        for f in _SYSTEM_FIELDS:
-            if f in omd:
-                md[f] = omd[f]
-            else:
-                md.pop(f, None)
-        md["name"], md["resourceVersion"] = omd["name"], omd["resourceVersion"]
-        if "namespace" in omd:
-            md["namespace"] = omd["namespace"]
-        new["apiVersion"], new["kind"], new["metadata"] = ref.api_version, ref.kind, md
-        if (ref.group, ref.plural) in self._with_status:
-            if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
-            else:
-                new.pop("status", None)
-        if _spec_part(new) != _spec_part(old):
-            md["generation"] = int(omd.get("generation", 1) or 1) + 1
-        return new
+    def _has_status(self, ref: ResourceRef) -> bool:
+        return (ref.group, ref.plural) in self._with_status
 
     def _commit(self, ref: ResourceRef, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         self._rv += 1
@@ -571,3 +514,10 @@ def _seen_as(event: _Event, match: ObjectPredicate) -> str | None:
     if now:
         return "MODIFIED" if before else "ADDED"
     return "DELETED" if before else None
+
+
+if TYPE_CHECKING:
+
+    def _both_are_kube_apis(client: KubeClient, fake: FakeKube) -> tuple[KubeApi, KubeApi]:
+        """mypy proves here that both implementations satisfy the protocol."""
+        return client, fake
