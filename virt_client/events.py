@@ -21,7 +21,7 @@ from typing import Any
 
 from virt_client.clock import Clock, RealClock
 from virt_client.errors import ClientError, NotFound
-from virt_client.kube import KubeClient
+from virt_client.kube_api import KubeApi
 from virt_client.resources import EVENTS
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class EventRecorder:
 
     def __init__(
         self,
-        client: KubeClient,
+        client: KubeApi,
         *,
         component: str,
         host: str = "",

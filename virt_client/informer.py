@@ -34,7 +34,7 @@ import orjson
 from virt_client.clock import Clock, RealClock
 from virt_client.errors import ApiError, Gone, TransportError
 from virt_client.indexer import NAMESPACE_INDEX, FrozenDict, IndexFunc, Store, by_namespace, object_key
-from virt_client.kube import KubeClient
+from virt_client.kube_api import KubeApi
 from virt_client.metrics import INFORMER_EVENTS, INFORMER_RELISTS
 from virt_client.resources import ResourceRef
 
@@ -68,7 +68,7 @@ class Informer:
 
     def __init__(
         self,
-        client: KubeClient,
+        client: KubeApi,
         ref: ResourceRef,
         *,
         namespace: str | None = None,

@@ -24,7 +24,7 @@ from typing import Any
 
 from virt_client.clock import Clock, RealClock
 from virt_client.errors import ClientError, Conflict, NotFound
-from virt_client.kube import KubeClient
+from virt_client.kube_api import KubeApi
 from virt_client.metrics import LEADER
 from virt_client.resources import LEASES
 
@@ -59,7 +59,7 @@ def micro_time(t: datetime) -> str:
 class LeaderElector:
     """One candidate for one lease."""
 
-    def __init__(self, client: KubeClient, config: LeaderElectionConfig, *, clock: Clock | None = None) -> None:
+    def __init__(self, client: KubeApi, config: LeaderElectionConfig, *, clock: Clock | None = None) -> None:
         self.client = client
         self.config = config
         self._clock = clock or RealClock()

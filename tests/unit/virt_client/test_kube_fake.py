@@ -4,6 +4,7 @@ test can pin down; the semantics shared with a real server are in the integratio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.clock import FakeClock
+from virt_client.events import EventRecorder
+from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient, patch_test
 from virt_client.kube_api import KubeApi
 from virt_client.kube_fake import FakeKube, Write
@@ -182,3 +185,44 @@ async def test_list_pages_with_limit_and_continue() -> None:
     assert [i["metadata"]["name"] for i in page["items"]] == ["a", "b"]
     rest = await kube.list(r.VMIS, NS, limit=2, continue_token=page["metadata"]["continue"])
     assert [i["metadata"]["name"] for i in rest["items"]] == ["c"] and "continue" not in rest["metadata"]
+
+
+async def test_an_informer_lists_and_watches_the_fake() -> None:
+    kube = FakeKube()
+    kube.seed(r.VMIS, vmi("before"))
+    informer = Informer(kube, r.VMIS, namespace=NS)
+    deleted: list[str] = []
+    gone = asyncio.Event()
+
+    def on_delete(obj: Any) -> None:
+        deleted.append(obj["metadata"]["name"])
+        gone.set()
+
+    informer.add_handler(EventHandler(on_delete=on_delete))
+    task = asyncio.create_task(informer.run())
+    try:
+        assert await informer.wait_for_synced(timeout_seconds=10)
+        assert informer.get(f"{NS}/before") is not None
+        await kube.create(r.VMIS, vmi("after"))
+        await kube.delete(r.VMIS, "before", NS)
+        await asyncio.wait_for(gone.wait(), 10)  # events arrive in order: the create came first
+        assert deleted == ["before"]
+        assert informer.get(f"{NS}/before") is None and informer.get(f"{NS}/after") is not None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_an_event_recorder_writes_through_the_fake() -> None:
+    kube = FakeKube()
+    obj = kube.seed(r.VMIS, vmi("a"))
+    recorder = EventRecorder(kube, component="virt-controller")
+    recorder.warning(obj, "FailedCreate", "quota exceeded")
+    await recorder.flush()
+    recorder.warning(obj, "FailedCreate", "quota exceeded")
+    await recorder.flush()
+    assert [w.verb for w in kube.writes_of(ref=r.EVENTS)] == ["create", "patch"]
+    (event,) = kube.objects(r.EVENTS, NS)
+    assert (event["type"], event["reason"], event["count"]) == ("Warning", "FailedCreate", 2)
+    assert event["involvedObject"]["uid"] == obj["metadata"]["uid"]
