@@ -17,7 +17,8 @@ The per-object rules (system fields, update merge, Status errors) are in `object
 algorithms in `patches.py`, the selectors in `selectors.py`.
 
 Not modelled: namespaces as objects (any namespace exists), admission, validation beyond names,
-RBAC, garbage collection of dependents.
+RBAC, garbage collection of dependents, bookmarks; lists always serve the latest state (a list's
+`resource_version` argument is accepted and ignored).
 
 Test-facing API: `seed()` stores objects without recording a write, `stored()`/`objects()` read the
 store, `writes` records every accepted write (`Write`, dry runs flagged) and `fail()` makes the
