@@ -107,8 +107,9 @@ def _up(args: argparse.Namespace) -> None:
 
 
 def _capacity(args: argparse.Namespace) -> NodeCapacity:
+    from virt_client.api.quantity import Quantity, QuantityError
+
     from .nodes import NodeCapacity
-    from .quantity import QuantityError, whole
 
     machine = NodeCapacity.of_machine()
     if args.node_cpu is not None and args.node_cpu < 1:
@@ -118,7 +119,7 @@ def _capacity(args: argparse.Namespace) -> NodeCapacity:
     memory = machine.memory_bytes
     if args.node_memory is not None:
         try:
-            memory = whole(args.node_memory)
+            memory = Quantity.parse(args.node_memory).to_bytes()
         except QuantityError as e:
             raise SystemExit(f"virt-local: --node-memory {args.node_memory!r}: {e}") from None
         if memory < 1 << 20:

@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from virt_client.api.quantity import Quantity, QuantityError
 from virt_client.errors import AlreadyExists, ApiError, Conflict, NotFound, TransportError
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 from virt_client.resources import PVCS, PVS, ResourceRef
-
-from .quantity import QuantityError, whole
 
 log = logging.getLogger("virt_local.provisioner")
 
@@ -148,7 +147,7 @@ class Provisioner:
             return
         request = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
         try:
-            size = whole(request or "0")
+            size = Quantity.parse(request or "0").to_bytes()
         except QuantityError:
             size = 0
         if size <= 0:

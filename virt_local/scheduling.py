@@ -19,8 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from virt_client.api.quantity import Quantity, QuantityError
+
 from .label_match import matches_label_selector, matches_node_selector
-from .quantity import QuantityError, milli, whole
 
 Obj = Mapping[str, Any]
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
@@ -29,7 +30,8 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 def _amount(resource: str, value: Any) -> int:
     try:
-        return milli(value) if resource == "cpu" else whole(value)
+        q = Quantity.parse(value)
+        return q.to_millis() if resource == "cpu" else q.to_bytes()
     except QuantityError:
         return 0
 

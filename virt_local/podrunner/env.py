@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from virt_client.api.quantity import Quantity, QuantityError
+
 from ..errors import VolumeError
 from ..pod_network import NODE_IP, pod_ip
-from ..quantity import QuantityError, parse_quantity
 
 Lookup = Callable[[str, str], Mapping[str, str] | None]  # (kind, name) -> data or None
 
@@ -75,8 +76,8 @@ def resource_value(container: Mapping[str, Any], ref: Mapping[str, Any], allocat
     if value is None:
         value = allocatable.get(res, "0") if kind == "limits" else "0"
     try:
-        divisor = parse_quantity(ref.get("divisor") or "1")
-        return str(math.ceil(parse_quantity(value) / divisor))
+        divisor = Quantity.parse(ref.get("divisor") or "1").value
+        return str(math.ceil(Quantity.parse(value).value / divisor))
     except (QuantityError, ZeroDivisionError) as e:
         raise VolumeError(f"resourceFieldRef {ref!r}: {e}", reason="CreateContainerConfigError") from e
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from virt_local.quantity import format_bytes, milli, parse_quantity, whole
 from virt_local.scheduling import Cluster, fit_error, pod_requests, schedule
 
 
@@ -24,22 +23,6 @@ def pod(name: str = "p", *, cpu: str | None = None, memory: str | None = None, l
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v}
     return {"metadata": {"name": name, "namespace": "default", "labels": labels or {}},
             "spec": {"containers": [{"name": "c", "resources": {"requests": requests}}], **spec}}
-
-
-@pytest.mark.parametrize("value,m,w", [
-    ("100m", 100, 1), ("1", 1000, 1), ("1.5", 1500, 2), ("1Gi", 2**30 * 1000, 2**30), ("1e3", 10**6, 1000),
-    ("2k", 2 * 10**6, 2000), (3, 3000, 3),
-], ids=["milli", "one", "fraction", "binary", "exponent", "decimal-suffix", "int"])
-def test_quantities(value: Any, m: int, w: int) -> None:
-    assert milli(value) == m
-    assert whole(value) == w
-
-
-def test_format_bytes() -> None:
-    assert format_bytes(2**30) == "1Gi"
-    assert format_bytes(3 * 2**20) == "3Mi"
-    assert format_bytes(1000) == "1000"
-    assert parse_quantity("0.5Gi") == 2**29
 
 
 def test_pod_requests_limits_default_requests_and_init_containers_take_the_max() -> None:
