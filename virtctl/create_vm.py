@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from virt_client.api.quantity import Quantity, QuantityError
 
 from .command import add_command
 from .errors import CommandError
@@ -25,7 +26,6 @@ from .session import Session
 
 RUN_STRATEGIES = ("Always", "Manual", "Halted", "Once", "RerunOnFailure")
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' rand.String
-QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
 CLOUD_INIT_DISK = "cloudinitdisk"
 VOLUME_PARAMS = frozenset({"src", "name", "bootorder"})
 
@@ -116,9 +116,10 @@ def vm_manifest(flags: VmFlags) -> dict[str, Any]:
         raise flag_error("run-strategy", f'invalid RunStrategy "{flags.run_strategy}", supported values are: '
                                          + ", ".join(RUN_STRATEGIES))
     memory = flags.memory if flags.memory is not None else "512Mi"
-    if not QUANTITY.match(memory):
-        raise flag_error("memory", "quantities must match the regular expression "
-                                   "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+    try:
+        Quantity.parse(memory)
+    except QuantityError as e:
+        raise flag_error("memory", str(e)) from None
     template_spec: dict[str, Any] = {
         "domain": {"devices": {}, "memory": {"guest": memory}, "resources": {}},
         "terminationGracePeriodSeconds": flags.termination_grace_period,

@@ -24,9 +24,9 @@ from virt_client.api.constants import (
     MIGRATION_SELECTOR_LABEL,
     VMI_FINALIZER,
 )
+from virt_client.api.quantity import Quantity
 
 from .config import AdmissionConfig
-from .quantity import parse_quantity
 from .review import AdmissionRequest
 
 FIRMWARE_UUID_NAMESPACE = uuid.UUID("6a1a24a1-4061-4607-8bf4-a3963d0c5895")
@@ -53,7 +53,7 @@ def pull_policy(image: str) -> str:
 
 def _cpu_count(value: Any) -> int:
     try:
-        return max(1, math.ceil(parse_quantity(value)))
+        return max(1, math.ceil(Quantity.parse(value).value))
     except ValueError:
         return 1
 

@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from virt_client.api.features import unsupported_fields
+from virt_client.api.quantity import Quantity, QuantityError
 from virt_client.api.vmi import VirtualMachineInstanceSpec
 
-from .quantity import parse_quantity
 from .review import DUPLICATE, INVALID, NOT_SUPPORTED, REQUIRED, Cause
 
 DISK_TARGETS = ("disk", "cdrom", "lun")
@@ -76,11 +76,11 @@ def _memory_causes(domain: Mapping[str, Any], field: str) -> list[Cause]:
         if value is None:
             continue
         try:
-            values[path] = parse_quantity(value)
-        except ValueError as e:
-            out.append(Cause(path, f"{path}: {e}"))
+            values[path] = Quantity.parse(value)
+        except QuantityError as e:
+            out.append(Cause(path, f"{path}: Invalid value: {value!r}: {e}"))
             continue
-        if values[path] <= 0:
+        if values[path].value <= 0:
             out.append(Cause(path, f"{path} '{value}' must be greater than 0"))
     guest_v = values.get(f"{field}.domain.memory.guest")
     limit_v = values.get(f"{field}.domain.resources.limits.memory")
