@@ -23,9 +23,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from virt_controller.quantity import MI, format_bytes, format_millis, to_bytes, to_millis
+from virt_client.api.quantity import Quantity
 from virt_controller.settings import Hypervisor
 
+MI = 1 << 20
 LAUNCHER_OVERHEAD = 35 * MI
 DAEMON_OVERHEAD = 30 * MI
 QEMU_OVERHEAD = 50 * MI
@@ -57,7 +58,7 @@ def guest_memory(domain: Mapping[str, Any]) -> int:
     for value in (_get(domain, "memory", "guest"), _get(domain, "resources", "requests", "memory"),
                   _get(domain, "resources", "limits", "memory")):
         if value is not None:
-            return to_bytes(value)
+            return Quantity.parse(value).to_bytes()
     return 0
 
 
@@ -73,7 +74,7 @@ def memory_overhead(domain: Mapping[str, Any], hypervisor: Hypervisor) -> int:
             total += TCG_OVERHEAD
     added = _get(domain, "memory", "reservedOverhead", "addedOverhead")
     if added is not None:
-        total += to_bytes(added)
+        total += Quantity.parse(added).to_bytes()
     return math.ceil(total / MI) * MI
 
 
@@ -87,23 +88,23 @@ def compute_resources(domain: Mapping[str, Any], hypervisor: Hypervisor) -> dict
     limits: dict[str, str] = {}
 
     if "cpu" in requests_in:
-        requests["cpu"] = format_millis(to_millis(requests_in["cpu"]))
+        requests["cpu"] = str(Quantity.from_millis(Quantity.parse(requests_in["cpu"]).to_millis()))
     else:
-        requests["cpu"] = format_millis(math.ceil(vcpus(domain) * 1000 / CPU_ALLOCATION_RATIO))
+        requests["cpu"] = str(Quantity.from_millis(math.ceil(vcpus(domain) * 1000 / CPU_ALLOCATION_RATIO)))
     if "cpu" in limits_in:
-        limits["cpu"] = format_millis(to_millis(limits_in["cpu"]))
+        limits["cpu"] = str(Quantity.from_millis(Quantity.parse(limits_in["cpu"]).to_millis()))
 
     if "memory" in requests_in:
-        memory = to_bytes(requests_in["memory"])
+        memory = Quantity.parse(requests_in["memory"]).to_bytes()
     elif "memory" in limits_in:
-        memory = to_bytes(limits_in["memory"])
+        memory = Quantity.parse(limits_in["memory"]).to_bytes()
     else:
         memory = guest_memory(domain)
     if not res.get("overcommitGuestOverhead"):
         memory += overhead
-    requests["memory"] = format_bytes(memory)
+    requests["memory"] = str(Quantity.from_bytes(memory))
     if "memory" in limits_in:
-        limits["memory"] = format_bytes(to_bytes(limits_in["memory"]) + overhead)
+        limits["memory"] = str(Quantity.from_bytes(Quantity.parse(limits_in["memory"]).to_bytes() + overhead))
 
     if hypervisor is Hypervisor.KVM:
         limits[KVM_DEVICE] = "1"

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from virt_controller.pod_render import default_pull_policy, render_launcher_pod
-from virt_controller.pod_resources import compute_resources, memory_overhead
-from virt_controller.quantity import MI
+from virt_controller.pod_resources import MI, compute_resources, memory_overhead
 from virt_controller.settings import Hypervisor, LauncherConfig
 
 GOLDEN = Path(__file__).parent / "golden"
