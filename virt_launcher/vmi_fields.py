@@ -7,17 +7,11 @@ silently dropped. A key set to `false`, `null` or `[]` asks for nothing and is a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
+from virt_client.api.quantity import Quantity, QuantityError
 from virt_launcher.errors import InvalidVMI, UnsupportedField
-
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
-_SUFFIX = {
-    None: 1, "m": 0.001, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-}
 
 
 def check_fields(obj: dict[str, Any], path: str, supported: Iterable[str], ignored: Iterable[str] = ()) -> None:
@@ -78,13 +72,10 @@ def boolean(obj: dict[str, Any], key: str, path: str, default: bool) -> bool:
 
 def quantity_bytes(value: Any, field: str) -> int:
     """A Kubernetes resource quantity ("1Gi", "512M", 1073741824) in bytes, rounded up."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _QUANTITY.match(str(value).strip()) if isinstance(value, str) else None
-    if not m:
-        raise InvalidVMI(field, f"{value!r} is not a resource quantity (e.g. 256Mi, 1Gi)")
-    number = float(m.group(1)) * _SUFFIX[m.group(2)]
-    result = int(number) + (1 if number > int(number) else 0)
+    try:
+        result = Quantity.parse(value).to_bytes()
+    except QuantityError as e:
+        raise InvalidVMI(field, f"{value!r} is not a resource quantity (e.g. 256Mi, 1Gi): {e}") from None
     if result <= 0:
         raise InvalidVMI(field, f"{value!r} must be positive")
     return result

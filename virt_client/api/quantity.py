@@ -4,12 +4,12 @@
 `1.5`, the decimal suffixes `n u m k M G T P E`, the binary suffixes `Ki Mi Gi Ti Pi Ei`, a sign) and
 refuses the rest with upstream's error texts. JSON numbers (int, float) are read as their decimal text.
 
-Invariants: the value is an exact `Fraction`, rounded up (away from zero) to a whole nano unit as
-upstream does on parsing; equality, ordering and hashing look at the value only, never at the
+Invariants: the value is exact: a whole number of nano units (upstream rounds up, away from zero,
+to 1n on parsing), kept as an `int`, with `value` giving it as a `Fraction`; equality, ordering and hashing look at the value only, never at the
 format; `str()` is upstream's canonical form (a binary-suffixed input prints with a binary suffix when
 it is a whole multiple of 1024, otherwise decimal; decimal input keeps a decimal suffix; `e` input
-keeps an exponent). Only `re`, `math`, `fractions` and `enum` are imported: virt-launcher uses this
-module and keeps its import set small.
+keeps an exponent). Only `re`, `math` and `enum` are imported (`fractions` only when `value` is
+read): virt-launcher uses this module and keeps its import set, and so its RSS, small.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from __future__ import annotations
 import math
 import re
 from enum import StrEnum
-from fractions import Fraction
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 FORMAT_ERROR = ("quantities must match the regular expression "
                 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
@@ -28,7 +31,7 @@ NUMERIC_ERROR = "unable to parse numeric part of quantity"
 # far beyond any resource, and exact arithmetic on larger powers would cost unbounded memory.
 MAX_EXPONENT = 1000
 
-_NANO = Fraction(1, 10**9)
+_NANOS_PER_UNIT = 10**9
 _SHAPE = re.compile(r"([+-]?)([0-9]*(?:\.[0-9]*)?)([eEinumkKMGTP]*)([-+]?[0-9]*)")
 _DECIMAL_SUFFIXES: dict[str, int] = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9,
                                      "T": 12, "P": 15, "E": 18}
@@ -49,27 +52,39 @@ class QuantityFormat(StrEnum):
     DECIMAL_EXPONENT = "DecimalExponent"
 
 
-def _round_up_to_nano(value: Fraction) -> Fraction:
-    """Away from zero to a whole number of nano units, as ParseQuantity rounds."""
-    scaled = value / _NANO
-    if scaled.denominator == 1:
-        return value
-    whole = math.ceil(scaled) if scaled > 0 else math.floor(scaled)
-    return whole * _NANO
+class _Rational(Protocol):
+    """An int or a Fraction (both have these), without importing `fractions`."""
+
+    @property
+    def numerator(self) -> int: ...
+
+    @property
+    def denominator(self) -> int: ...
 
 
-def _round_away(value: Fraction) -> int:
-    return math.ceil(value) if value >= 0 else math.floor(value)
+def _divide_away(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) rounded up away from zero."""
+    q, r = divmod(abs(numerator), denominator)
+    q += 1 if r else 0
+    return q if numerator >= 0 else -q
 
 
 class Quantity:
     """An exact quantity plus the format it prints in. Immutable."""
 
-    __slots__ = ("_value", "_format")
+    __slots__ = ("_nanos", "_format")
 
     def __init__(self, value: int | Fraction, format: QuantityFormat = QuantityFormat.DECIMAL_SI) -> None:
-        self._value = _round_up_to_nano(Fraction(value))
+        r: _Rational = value
+        self._nanos = _divide_away(r.numerator * _NANOS_PER_UNIT, r.denominator)
         self._format = format
+
+    @classmethod
+    def _of(cls, numerator: int, denominator: int, format: QuantityFormat) -> Quantity:
+        q = cls.__new__(cls)
+        q._nanos = _divide_away(numerator * _NANOS_PER_UNIT, denominator)
+        q._format = format
+        return q
 
     # --- construction --------------------------------------------------------------------
 
@@ -85,13 +100,13 @@ class Quantity:
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise QuantityError(FORMAT_ERROR)
-            return cls(Fraction(repr(value)))
+            return cls._parse_text(repr(value), QuantityFormat.DECIMAL_SI)
         if not isinstance(value, str):
             raise QuantityError(FORMAT_ERROR)
         return cls._parse_text(value.strip())
 
     @classmethod
-    def _parse_text(cls, text: str) -> Quantity:
+    def _parse_text(cls, text: str, format: QuantityFormat | None = None) -> Quantity:
         m = _SHAPE.fullmatch(text)
         if not text or m is None:
             raise QuantityError(FORMAT_ERROR)
@@ -102,13 +117,16 @@ class Quantity:
             # A sign or digits straight after the number with no suffix letter (`1-2`).
             raise QuantityError(FORMAT_ERROR)
         suffix = letters + exponent_digits
-        mantissa = Fraction(number if not number.endswith(".") else number + "0")
-        if sign == "-":
-            mantissa = -mantissa
+        whole, _, fraction = number.partition(".")
+        numerator = int(whole + fraction or "0") * (-1 if sign == "-" else 1)
+        denominator = 10 ** len(fraction)
         if suffix in _DECIMAL_SUFFIXES:
-            return cls(mantissa * Fraction(10) ** _DECIMAL_SUFFIXES[suffix], QuantityFormat.DECIMAL_SI)
+            exponent = _DECIMAL_SUFFIXES[suffix]
+            numerator, denominator = ((numerator * 10**exponent, denominator) if exponent >= 0
+                                      else (numerator, denominator * 10**-exponent))
+            return cls._of(numerator, denominator, format or QuantityFormat.DECIMAL_SI)
         if suffix in _BINARY_SUFFIXES:
-            return cls(mantissa * 2 ** _BINARY_SUFFIXES[suffix], QuantityFormat.BINARY_SI)
+            return cls._of(numerator * 2 ** _BINARY_SUFFIXES[suffix], denominator, QuantityFormat.BINARY_SI)
         if len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[-+]?[0-9]+", suffix[1:]):
             exponent = int(suffix[1:])
             if exponent > MAX_EXPONENT:
@@ -116,7 +134,9 @@ class Quantity:
             if exponent < -MAX_EXPONENT:
                 # Far below a nano unit: upstream rounds any non-zero value up to 1n.
                 exponent = -MAX_EXPONENT
-            return cls(mantissa * Fraction(10) ** exponent, QuantityFormat.DECIMAL_EXPONENT)
+            numerator, denominator = ((numerator * 10**exponent, denominator) if exponent >= 0
+                                      else (numerator, denominator * 10**-exponent))
+            return cls._of(numerator, denominator, format or QuantityFormat.DECIMAL_EXPONENT)
         raise QuantityError(SUFFIX_ERROR)
 
     @classmethod
@@ -127,13 +147,16 @@ class Quantity:
     @classmethod
     def from_millis(cls, m: int) -> Quantity:
         """A CPU amount in millicores, printed decimal (`500m`, `2`)."""
-        return cls(Fraction(m, 1000), QuantityFormat.DECIMAL_SI)
+        return cls._of(m, 1000, QuantityFormat.DECIMAL_SI)
 
     # --- reading -------------------------------------------------------------------------
 
     @property
     def value(self) -> Fraction:
-        return self._value
+        """The exact value."""
+        from fractions import Fraction
+
+        return Fraction(self._nanos, _NANOS_PER_UNIT)
 
     @property
     def format(self) -> QuantityFormat:
@@ -141,60 +164,67 @@ class Quantity:
 
     def to_bytes(self) -> int:
         """The value in whole units, rounded up away from zero (upstream's `Value()`)."""
-        return _round_away(self._value)
+        return _divide_away(self._nanos, _NANOS_PER_UNIT)
 
     def to_millis(self) -> int:
         """The value in thousandths, rounded up away from zero (upstream's `MilliValue()`)."""
-        return _round_away(self._value * 1000)
+        return _divide_away(self._nanos, _NANOS_PER_UNIT // 1000)
 
     # --- comparison and arithmetic (exact) -----------------------------------------------
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Quantity):
-            return self._value == other._value
+            return self._nanos == other._nanos
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self._nanos)
 
     def __lt__(self, other: Quantity) -> bool:
-        return self._value < other._value
+        return self._nanos < other._nanos
 
     def __le__(self, other: Quantity) -> bool:
-        return self._value <= other._value
+        return self._nanos <= other._nanos
 
     def __gt__(self, other: Quantity) -> bool:
-        return self._value > other._value
+        return self._nanos > other._nanos
 
     def __ge__(self, other: Quantity) -> bool:
-        return self._value >= other._value
+        return self._nanos >= other._nanos
+
+    def _with(self, nanos: int) -> Quantity:
+        q = Quantity.__new__(Quantity)
+        q._nanos = nanos
+        q._format = self._format
+        return q
 
     def __add__(self, other: Quantity) -> Quantity:
-        return Quantity(self._value + other._value, self._format)
+        return self._with(self._nanos + other._nanos)
 
     def __sub__(self, other: Quantity) -> Quantity:
-        return Quantity(self._value - other._value, self._format)
+        return self._with(self._nanos - other._nanos)
 
     def __neg__(self) -> Quantity:
-        return Quantity(-self._value, self._format)
+        return self._with(-self._nanos)
 
     def __mul__(self, factor: int) -> Quantity:
-        return Quantity(self._value * factor, self._format)
+        return self._with(self._nanos * factor)
 
     __rmul__ = __mul__
 
     def __bool__(self) -> bool:
-        return self._value != 0
+        return self._nanos != 0
 
     # --- printing ------------------------------------------------------------------------
 
     def __str__(self) -> str:
         """Upstream's canonical string (`CanonicalizeBytes`)."""
-        value = self._value
-        if value == 0:
+        nanos = self._nanos
+        if nanos == 0:
             return "0"
-        if self._format is QuantityFormat.BINARY_SI and abs(value) >= 1024 and value.denominator == 1:
-            number, power = int(value), 0
+        units, rest = divmod(nanos, _NANOS_PER_UNIT)
+        if self._format is QuantityFormat.BINARY_SI and abs(nanos) >= 1024 * _NANOS_PER_UNIT and not rest:
+            number, power = units, 0
             while number % 1024 == 0 and power < 60:
                 number //= 1024
                 power += 10
@@ -210,7 +240,7 @@ class Quantity:
 
     def _decimal_mantissa(self) -> tuple[int, int]:
         """(m, e) with value == m * 10**e, e a multiple of 3 and as large as keeps m whole."""
-        scaled = int(self._value / _NANO)  # whole: the value is rounded to nano units
+        scaled = self._nanos
         exponent = -9
         while scaled % 1000 == 0:
             scaled //= 1000
