@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from virt_client.api.quantity import Quantity, QuantityError
 from virt_local.apiserver.schema_causes import (
     Cause,
     child,
@@ -339,6 +340,14 @@ def _cidr(text: str) -> bool:
     return "/" in text
 
 
+def _is_quantity(text: str) -> bool:
+    try:
+        Quantity.parse(text)
+    except QuantityError:
+        return False
+    return text == text.strip()
+
+
 def _regex(pattern: str, flags: int = 0) -> Callable[[str], bool]:
     compiled = re.compile(pattern, flags)
     return lambda text: compiled.fullmatch(text) is not None
@@ -363,5 +372,5 @@ _FORMATS: dict[str, Callable[[str], bool]] = {
     "email": _regex(r"[^@\s]+@[^@\s]+"),
     "hexcolor": _regex(r"#?([0-9a-f]{3}|[0-9a-f]{6})", re.I),
     "duration": _regex(r"(\d+(\.\d+)?\s*(ns|us|µs|ms|s|m|h|d|w)\s*)+"),
-    "quantity": _regex(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?"),
+    "quantity": _is_quantity,
 }
