@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from virt_client.api.times import rfc3339
 from virt_client.clock import Clock, RealClock
 from virt_client.errors import ClientError, NotFound
 from virt_client.kube_api import KubeApi
@@ -82,10 +83,6 @@ class EventAggregator:
     def restart(self, key: EventKey, name: str) -> None:
         """The Event was recreated under `name` with count 1."""
         self._seen[key] = (name, 1)
-
-
-def _timestamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -162,7 +159,7 @@ class EventRecorder:
                 try:
                     await self.client.patch(
                         EVENTS, decision.name,
-                        {"count": decision.count, "lastTimestamp": _timestamp(pending.at)},
+                        {"count": decision.count, "lastTimestamp": rfc3339(pending.at)},
                         namespace,
                     )
                     return
@@ -176,7 +173,7 @@ class EventRecorder:
 
     def _body(self, pending: _Pending, name: str, namespace: str) -> dict[str, Any]:
         key = pending.key
-        ts = _timestamp(pending.at)
+        ts = rfc3339(pending.at)
         return {
             "apiVersion": "v1",
             "kind": "Event",

@@ -19,9 +19,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from virt_client.api.times import rfc3339_micro
 from virt_client.clock import Clock, RealClock
 from virt_client.errors import ClientError, Conflict, NotFound
 from virt_client.kube_api import KubeApi
@@ -49,11 +49,6 @@ class LeaderElectionConfig:
             raise ValueError("need lease_duration > renew_deadline > retry_period > 0")
         if not self.identity:
             raise ValueError("leader election needs a non-empty identity")
-
-
-def micro_time(t: datetime) -> str:
-    """Kubernetes MicroTime: RFC 3339 with microseconds, UTC."""
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -119,7 +114,7 @@ class LeaderElector:
     async def try_acquire_or_renew(self) -> bool:
         """One attempt; True if this candidate holds the lease afterwards."""
         cfg = self.config
-        now = micro_time(self._clock.now())
+        now = rfc3339_micro(self._clock.now())
         try:
             lease = await self.client.get(LEASES, cfg.name, cfg.namespace)
         except NotFound:
@@ -182,7 +177,7 @@ class LeaderElector:
                 spec = lease.get("spec") or {}
                 if spec.get("holderIdentity") != cfg.identity:
                     return
-                now = micro_time(self._clock.now())
+                now = rfc3339_micro(self._clock.now())
                 lease["spec"] = {**spec, "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": now}
                 await self.client.update(LEASES, lease)
                 log.info("leader election: %s released lease %s/%s", cfg.identity, cfg.namespace, cfg.name)

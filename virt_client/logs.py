@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import orjson
+
+from virt_client.api.times import rfc3339_micro
 
 FIELDS = "fields"
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
@@ -30,7 +31,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "timestamp": rfc3339_micro(record.created),
             "level": record.levelname.lower(),
             "component": self.component,
             "pos": f"{record.filename}:{record.lineno}",

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from virt_client.api.constants import HEARTBEAT_ANNOTATION, SCHEDULABLE_NODE_LABEL
+from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.errors import ApiError, TransportError
 from virt_client.kube import KubeClient
@@ -78,7 +79,7 @@ class NodeAgent:
         s = self.settings
         ok = self.healthy() if schedulable is None else schedulable
         labels = node_labels(s.hypervisor, kvm_works=self.kvm_works, schedulable=ok)
-        now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339(self.clock.now())
         node = await self.client.patch(NODES, s.node_name, {"metadata": {
             "labels": labels, "annotations": {HEARTBEAT_ANNOTATION: now}}})
         wanted = device_resources(s.hypervisor, kvm_works=self.kvm_works, capacity=s.device_capacity)

@@ -23,6 +23,7 @@ from typing import Any
 
 from virt_client.api.constants import CREATED_BY_LABEL, LAUNCHER_COMPUTE_CONTAINER, NODE_NAME_LABEL
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.controller import DONE, RequeueAfter, Result
 from virt_client.errors import ApiError, Conflict, Invalid, TransportError
@@ -57,8 +58,8 @@ def _resource_version(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def rfc3339(clock: Clock) -> str:
-    return clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_rfc3339(clock: Clock) -> str:
+    return rfc3339(clock.now())
 
 
 class VMIReconciler:
@@ -143,7 +144,7 @@ class VMIReconciler:
                       launcher_image=await self._launcher_image(vmi, uid), pod_ip=self._pod_ips.get(uid, ""))
         try:
             await self._write_status(key, vmi, compute_status(vmi, obs, node_name=self.node_name,
-                                                              now=rfc3339(self.clock)))
+                                                              now=now_rfc3339(self.clock)))
         except (Conflict, Invalid) as exc:
             if isinstance(exc, Invalid) and "test" not in exc.message:
                 raise

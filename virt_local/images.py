@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from virt_client.api.times import now_rfc3339
+
 from .errors import ImageError
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -181,7 +183,7 @@ class ImageStore:
         name = normalize(reference)
         if "@" in name:
             raise ImageError(f"{reference}: give a name and tag to import, not a digest")
-        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        created = now_rfc3339()
         config = {"created": created, "architecture": "amd64", "os": "linux", "config": {},
                   "rootfs": {"type": "layers", "diff_ids": [layer[0]]}}
         cdigest, csize = self._put_blob(json.dumps(config).encode())

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from virt_client.api.times import now_rfc3339, now_rfc3339_micro
 from virt_client.errors import AlreadyExists, ApiError, NotFound, TransportError
 from virt_client.kube import KubeClient
 from virt_client.resources import LEASES, NODES
-
-from .timestamps import micro_now, now_rfc3339
 
 log = logging.getLogger("virt_local.nodes")
 
@@ -132,7 +131,7 @@ class NodeAgent:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": "kube-node-lease"},
                 "spec": {"holderIdentity": self.name, "leaseDurationSeconds": LEASE_SECONDS,
-                         "renewTime": micro_now()}}
+                         "renewTime": now_rfc3339_micro()}}
         try:
             await self.client.patch(LEASES, self.name, {"spec": body["spec"]}, "kube-node-lease")
         except NotFound:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client.api.times import now_rfc3339
 from virt_client.errors import ApiError, Conflict, NotFound, TransportError
 from virt_client.indexer import FrozenDict
 from virt_client.informer import EventHandler, Informer
@@ -23,7 +24,6 @@ from virt_client.kube import KubeClient
 from virt_client.resources import NODES, PODS
 
 from .scheduling import Cluster, Decision, schedule
-from .timestamps import now_rfc3339
 
 log = logging.getLogger("virt_local.scheduler")
 

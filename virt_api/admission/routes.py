@@ -9,13 +9,13 @@ fail, the request is refused with the error rather than admitted blindly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
 from virt_client.api.constants import MIGRATION_SELECTOR_LABEL
+from virt_client.api.times import now_rfc3339
 from virt_client.errors import ApiError, NotFound, TransportError
 from virt_client.resources import VMIMS, VMIS
 
@@ -58,7 +58,7 @@ def _config(request: Request) -> AdmissionConfig:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now_rfc3339()
 
 
 def _validator_route(path: str, func: Validator) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from virt_client.api.constants import RunStrategy
+from virt_client.api.times import parse_rfc3339
 from virt_controller.conditions import rfc3339
 from virt_controller.vmi.status import is_final
 
@@ -62,5 +63,5 @@ def seconds_until_retry(start_failure: Mapping[str, Any] | None, now: datetime) 
     """Seconds left before a new start is allowed (0 when none)."""
     if not start_failure or not start_failure.get("retryAfterTimestamp"):
         return 0.0
-    retry = datetime.fromisoformat(str(start_failure["retryAfterTimestamp"]).replace("Z", "+00:00"))
+    retry = parse_rfc3339(str(start_failure["retryAfterTimestamp"]))
     return max(0.0, (retry - now).total_seconds())

@@ -31,7 +31,9 @@ import httpx
 import orjson
 import yaml
 
-from . import errors, rest
+from virt_client.api.times import now_rfc3339
+
+from . import errors
 from .httpserver import Request, Response
 from .rbac import UserInfo
 
@@ -479,5 +481,5 @@ class Aggregator:
         if cur and cur.get("status") == want and cur.get("reason") == reason:
             return
         obj["status"] = {"conditions": [{"type": "Available", "status": want, "reason": reason, "message": message,
-                                         "lastTransitionTime": rest.now_rfc3339()}]}
+                                         "lastTransitionTime": now_rfc3339()}]}
         await self.server.store.put(("apiregistration.k8s.io", "apiservices"), obj)

@@ -13,7 +13,9 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from . import deletion, rest
+from virt_client.api.times import now_rfc3339
+
+from . import deletion
 from .rbac import bootstrap_policy
 from .store import Entry, Event, TypeKey
 
@@ -54,7 +56,7 @@ class Controllers:
         obj = dict(obj)
         md = dict(obj.get("metadata") or {})
         md.setdefault("uid", str(uuid.uuid4()))
-        md.setdefault("creationTimestamp", rest.now_rfc3339())
+        md.setdefault("creationTimestamp", now_rfc3339())
         obj["metadata"] = md
         await self.store.put(tk, obj)
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 
+from virt_client.api.times import now_rfc3339
+
 from . import errors
 from .httpserver import Response
 from .resources import ResourceInfo
-from .rest import Call, Ctx, matcher, now_rfc3339, obj_response, selectors
+from .rest import Call, Ctx, matcher, obj_response, selectors
 from .store import Entry
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from virt_client.api.times import parse_rfc3339, rfc3339
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
@@ -52,10 +53,10 @@ def _date(text: str) -> str | None:
     if not _RFC3339.fullmatch(text):
         return "<invalid>"
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_rfc3339(text)
     except ValueError:
         return "<invalid>"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(moment)
 
 
 def _float_text(value: float, *, json_style: bool) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +18,8 @@ from typing import Any, Protocol
 
 import orjson
 import yaml
+
+from virt_client.api.times import now_rfc3339
 
 from . import errors, objects, protobuf, table
 from .httpserver import Request, Response
@@ -46,10 +47,6 @@ _uid_random = random.Random()
 def new_uid() -> str:
     """A random (version 4) UUID without a system call per object."""
     return str(uuid.UUID(int=_uid_random.getrandbits(128), version=4))
-
-
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Admission(Protocol):

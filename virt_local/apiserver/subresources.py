@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from virt_client.api.times import now_rfc3339, rfc3339
+
 from . import deletion, errors, rest
 from .auth import TokenAuthority
 from .httpserver import Response
@@ -117,7 +119,7 @@ async def binding(ctx: Ctx, call: Call) -> Response:
     pod["spec"]["nodeName"] = node
     conds = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
     conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                  "lastTransitionTime": rest.now_rfc3339()})
+                  "lastTransitionTime": now_rfc3339()})
     pod.setdefault("status", {})["conditions"] = conds
     if not call.dry_run:
         await ctx.store.put(("", "pods"), pod)
@@ -213,8 +215,7 @@ async def token(ctx: Ctx, call: Call, authority: TokenAuthority) -> Response:
                                bound={"warnafter": now + exp_s} if extend else None, now=now)
     if extend:
         exp = now + exp_s
-    import datetime
-    ts = datetime.datetime.fromtimestamp(exp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = rfc3339(exp)
     out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
            "metadata": {"name": call.info.name, "namespace": call.namespace, "creationTimestamp": None},
            "spec": {"audiences": spec.get("audiences") or ["https://kubernetes.default.svc.cluster.local"],

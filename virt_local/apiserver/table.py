@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from virt_client.api.times import parse_rfc3339
+
 from .httpserver import Request, Response
 from .jsonpath import JsonPathError, compile_path, format_printer_value
 from .resources import PrinterColumn, ResourceInfo
@@ -85,7 +87,7 @@ def _date_cell(value: Any) -> Any:
     if not isinstance(value, str) or not value:
         return value if value else "<unknown>"
     try:
-        t = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = parse_rfc3339(value)
     except ValueError:
         return value
     return human_duration((datetime.datetime.now(datetime.UTC) - t).total_seconds())

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from virt_client.api.times import now_rfc3339
+
 from ..pod_network import NODE_IP, pod_ip
-from ..timestamps import now_rfc3339
 
 
 class State(StrEnum):

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from virt_client.api.times import now_rfc3339
 from virt_client.errors import ApiError, Conflict, NotFound, TransportError
 from virt_client.kube import KubeClient
 from virt_client.resources import PODS
 
 from ..errors import ImagePullError, VolumeError
 from ..images import ImageStore
-from ..timestamps import now_rfc3339
 from . import process
 from .env import EnvInputs, container_env, expand, secret_data
 from .imagemap import OWN_IMAGES, ImageEntry, ImageMap, container_argv, hold_entry

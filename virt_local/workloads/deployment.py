@@ -25,13 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from virt_client.api.times import now_rfc3339
 from virt_client.controller import DONE, Controller, Result
 from virt_client.errors import AlreadyExists, Conflict, NotFound
 from virt_client.indexer import NAMESPACE_INDEX, thaw
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 
-from ..timestamps import now_rfc3339
 from .pods import controller_uid, owned_by, owner_reference, template_hash
 from .refs import APPS_V1, DEPLOYMENTS, REPLICASETS
 from .replicaset import replicas_of

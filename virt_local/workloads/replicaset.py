@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from virt_client.api.times import parse_rfc3339
 from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.errors import Conflict, NotFound
 from virt_client.expectations import Expectations
@@ -50,7 +51,7 @@ class ReplicaSetPlan:
 
 def _parse_time(value: str) -> datetime.datetime | None:
     try:
-        return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+        return parse_rfc3339(value)
     except (TypeError, ValueError):
         return None
 
