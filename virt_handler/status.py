@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from virt_client.api.conditions import condition_status, remove_condition, set_condition
 from virt_client.api.constants import FINAL_VMI_PHASES, ConditionReason
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
@@ -124,33 +125,6 @@ def _phase_without_domain(current: Phase, obs: Observation) -> tuple[str, Failur
     return current, None
 
 
-def _condition(ctype: str, status: bool, reason: str = "", message: str = "") -> dict[str, Any]:
-    c: dict[str, Any] = {"type": ctype, "status": "True" if status else "False", "lastProbeTime": None}
-    if reason:
-        c["reason"] = reason
-    if message:
-        c["message"] = message
-    return c
-
-
-def set_condition(conditions: list[dict[str, Any]], new: dict[str, Any], now: str) -> None:
-    """Insert or replace the condition of new['type'], keeping lastTransitionTime if status did not change."""
-    for i, old in enumerate(conditions):
-        if old.get("type") == new["type"]:
-            same = old.get("status") == new["status"]
-            new["lastTransitionTime"] = old.get("lastTransitionTime") if same else now
-            if same and old.get("lastTransitionTime") is None:
-                new["lastTransitionTime"] = now
-            conditions[i] = new
-            return
-    new["lastTransitionTime"] = now
-    conditions.append(new)
-
-
-def remove_condition(conditions: list[dict[str, Any]], ctype: str) -> None:
-    conditions[:] = [c for c in conditions if c.get("type") != ctype]
-
-
 def pod_interfaces(spec: Mapping[str, Any], pod_ip: str) -> list[dict[str, Any]]:
     """`status.interfaces` for the pod-network interfaces: as upstream without a guest agent, the VMI is
     reported at the Pod's IP (masquerade NATs it to the guest); the MAC when the spec sets one."""
@@ -179,7 +153,7 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
         stamps.append({"phase": str(phase), "phaseTransitionTimestamp": now})
     if failure is not None and phase == Phase.FAILED and phase != old.get("phase"):
         status["reason"] = str(failure.reason)
-    conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
+    conditions: list[dict[str, Any]] = status.get("conditions") or []
     if phase in (Phase.SCHEDULED, Phase.RUNNING) and not status.get("nodeName"):
         status["nodeName"] = node_name
     d = obs.domain
@@ -199,24 +173,26 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
             if interfaces:
                 status["interfaces"] = interfaces
         ok, reason, message = live_migratable(spec, (vmi.get("metadata") or {}).get("annotations"))
-        set_condition(conditions, _condition(Cond.LIVE_MIGRATABLE, ok, reason, message), now)
+        conditions = set_condition(conditions, Cond.LIVE_MIGRATABLE, condition_status(ok), now, reason, message)
     paused_by_user = running and d is not None and d.state is DomainState.PAUSED and d.reason == "User"
     if paused_by_user:
-        set_condition(conditions, _condition(Cond.PAUSED, True, ConditionReason.PAUSED_BY_USER,
-                                             "VMI was paused by user"), now)
+        conditions = set_condition(conditions, Cond.PAUSED, "True", now, ConditionReason.PAUSED_BY_USER,
+                                   "VMI was paused by user")
     elif phase != Phase.SCHEDULED or d is not None:
-        remove_condition(conditions, Cond.PAUSED)
+        conditions = remove_condition(conditions, Cond.PAUSED)
     if running and not paused_by_user:
-        set_condition(conditions, _condition(Cond.READY, True), now)
+        conditions = set_condition(conditions, Cond.READY, "True", now)
     elif phase == Phase.RUNNING or phase in FINAL_VMI_PHASES or paused_by_user:
         message = "the guest is paused" if paused_by_user else "the guest is not running"
-        set_condition(conditions, _condition(Cond.READY, False, Reason.GUEST_NOT_RUNNING, message), now)
+        conditions = set_condition(conditions, Cond.READY, "False", now, Reason.GUEST_NOT_RUNNING, message)
     if obs.sync_error is not None and phase not in FINAL_VMI_PHASES:
-        set_condition(conditions, _condition(Cond.SYNCHRONIZED, False, obs.sync_error.reason,
-                                             obs.sync_error.message), now)
+        conditions = set_condition(conditions, Cond.SYNCHRONIZED, "False", now, obs.sync_error.reason,
+                                   obs.sync_error.message)
     else:
-        remove_condition(conditions, Cond.SYNCHRONIZED)
-    if not conditions:
+        conditions = remove_condition(conditions, Cond.SYNCHRONIZED)
+    if conditions:
+        status["conditions"] = conditions
+    else:
         status.pop("conditions", None)
         if "conditions" in old:
             status["conditions"] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from virt_client.api import conditions as c
 from virt_client.api.constants import (
     VM_GENERATION_ANNOTATION,
     ConditionReason,
@@ -24,7 +25,7 @@ from virt_client.api.constants import (
 from virt_client.api.constants import VirtualMachineConditionType as VMCond
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachinePrintableStatus as PS
-from virt_controller import conditions as c
+from virt_client.api.times import rfc3339
 from virt_controller.vm.backoff import BACKOFF_STRATEGIES, next_start_failure
 from virt_controller.vm.plan import VMSnapshot, has_start_request, run_strategy
 from virt_controller.vmi.status import is_final
@@ -161,7 +162,7 @@ def compute_status(s: VMSnapshot, *, failure: tuple[str, str] | None = None, add
     """The VM's new `status` (a fresh dict)."""
     vm, vmi = s.vm, s.vmi
     status: dict[str, Any] = dict(vm.get("status") or {})
-    now = c.rfc3339(s.now)
+    now = rfc3339(s.now)
     try:
         strategy: RunStrategy | None = run_strategy(vm)
     except ValueError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client.api import conditions as c
 from virt_client.api.constants import (
     FINAL_VMI_PHASES,
     LAUNCHER_COMPUTE_CONTAINER,
@@ -24,7 +25,6 @@ from virt_client.api.constants import (
 )
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
-from virt_controller import conditions as c
 
 UNPROCESSED = frozenset({Phase.UNSET, Phase.PENDING})
 BEFORE_RUNNING = frozenset({Phase.UNSET, Phase.PENDING, Phase.SCHEDULING, Phase.SCHEDULED})

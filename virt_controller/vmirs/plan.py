@@ -19,12 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from virt_client.api import conditions as c
 from virt_client.api.constants import API_VERSION, BURST_REPLICAS, Kind
 from virt_client.api.constants import ReplicaSetConditionType as RSCond
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.meta import LabelSelector
 from virt_client.api.replicaset import selector_string
-from virt_controller import conditions as c
 from virt_controller.ownership import owner_reference
 from virt_controller.vmi.status import is_final
 

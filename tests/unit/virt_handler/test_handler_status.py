@@ -14,7 +14,6 @@ from virt_handler.status import (
     Observation,
     compute_status,
     phase_for,
-    set_condition,
 )
 
 L = LauncherState
@@ -155,10 +154,3 @@ def test_failed_phase_records_reason_and_is_final() -> None:
     assert later["phase"] == "Failed"
 
 
-def test_condition_keeps_transition_time_while_status_holds() -> None:
-    conditions: list[dict[str, Any]] = []
-    set_condition(conditions, {"type": "Ready", "status": "True"}, "t1")
-    set_condition(conditions, {"type": "Ready", "status": "True", "reason": "x"}, "t2")
-    assert conditions[0]["lastTransitionTime"] == "t1"
-    set_condition(conditions, {"type": "Ready", "status": "False"}, "t3")
-    assert conditions[0]["lastTransitionTime"] == "t3"
