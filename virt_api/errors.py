@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-           409: "Conflict", 422: "Invalid", 500: "InternalError", 503: "ServiceUnavailable"}
+from virt_client.api.status import failure_status
 
 
 @dataclass
@@ -40,12 +39,7 @@ class SubresourceError(Exception):
             details["group"] = self.group
             details["kind"] = self.kind
         details.update(self.extra_details)
-        out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                               "message": self.message, "reason": self.reason or REASONS.get(self.code, "Unknown"),
-                               "code": self.code}
-        if details:
-            out["details"] = details
-        return out
+        return failure_status(self.code, self.message, self.reason, details)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from aiohttp import WSMsgType, web
 
 from virt_client import unix_sockets
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.status import failure_status
 from virt_client.launcher_protocol import (
     SERIAL_SOCKET_NAME,
     VNC_SOCKET_NAME,
@@ -50,9 +51,7 @@ CHUNK = 64 * 1024
 
 
 def status_response(code: int, reason: str, message: str) -> web.Response:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
-    return web.Response(status=code, body=orjson.dumps(body), content_type="application/json")
+    return web.Response(status=code, body=orjson.dumps(failure_status(code, message, reason)), content_type="application/json")
 
 
 class HandlerServer:

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from virt_client.api.status import failure_status
+
 
 class ApiError(Exception):
     def __init__(self, code: int, reason: str, message: str, *, details: dict[str, Any] | None = None) -> None:
@@ -20,11 +22,7 @@ class ApiError(Exception):
         self.details = details
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                "message": self.message, "reason": self.reason, "code": self.code}
-        if self.details:
-            body["details"] = self.details
-        return body
+        return failure_status(self.code, self.message, self.reason, self.details)
 
     def body(self) -> bytes:
         return orjson.dumps(self.status())

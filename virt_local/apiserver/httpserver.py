@@ -19,8 +19,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httptools
+import orjson
+
+from virt_client.api.status import failure_status
 
 MAX_BODY = 3 * 1024 * 1024
+_TOO_LARGE = orjson.dumps(failure_status(413, f"the request is too large: limit is {MAX_BODY} bytes",
+                                         "RequestEntityTooLarge"))
 
 
 @dataclass
@@ -171,7 +176,7 @@ class HttpServer:
                             raise _BodyTooLarge() from None
                         raise
                 except _BodyTooLarge:
-                    body = b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the request is too large: limit is 3145728 bytes","reason":"RequestEntityTooLarge","code":413}'
+                    body = _TOO_LARGE
                     writer.write(_head(413, [("Content-Type", "application/json"),
                                              ("Content-Length", str(len(body))), ("Connection", "close")]) + body)
                     await writer.drain()

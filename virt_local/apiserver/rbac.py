@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from virt_client.api.status import failure_status
 from virt_local.apiserver.rbac_bootstrap import bootstrap_policy
 from virt_local.apiserver.selectors import LabelSelector, SelectorError, label_selector_from_dict
 
@@ -109,16 +110,7 @@ def forbidden_status(user: UserInfo, attrs: RequestAttributes, reason: str = "")
         details = {
             k: v for k, v in (("name", attrs.name), ("group", attrs.api_group), ("kind", attrs.resource)) if v
         }
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": forbidden_message(user, attrs, reason),
-        "reason": "Forbidden",
-        "details": details,
-        "code": 403,
-    }
+    return failure_status(403, forbidden_message(user, attrs, reason), "Forbidden", details)
 
 
 # ------------------------------------------------------------------------------ rule matching

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from virt_client.api.status import success_status
 from virt_client.api.times import now_rfc3339, rfc3339
 
 from . import deletion, errors, rest
@@ -123,8 +124,7 @@ async def binding(ctx: Ctx, call: Call) -> Response:
     pod.setdefault("status", {})["conditions"] = conds
     if not call.dry_run:
         await ctx.store.put(("", "pods"), pod)
-    return Response(status=201, body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                                   "status": "Success", "code": 201}))
+    return Response(status=201, body=orjson.dumps(success_status(201)))
 
 
 async def eviction(ctx: Ctx, call: Call) -> Response:
@@ -134,8 +134,7 @@ async def eviction(ctx: Ctx, call: Call) -> Response:
     body = rest.decode_body(call.req) if call.req.body else {}
     opts = _field(body, "deleteOptions", "Eviction")
     await deletion.delete_entry(ctx, call.r, cur, opts, dry_run=call.dry_run)
-    return Response(status=201, body=orjson.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                                   "status": "Success", "code": 201}))
+    return Response(status=201, body=orjson.dumps(success_status(201)))
 
 
 LogLocator = Callable[[dict[str, Any], str], Path | None]
