@@ -6,9 +6,9 @@ import pytest
 
 from virt_client.api.json_patch import (
     APPLY_FAILURE_MESSAGE,
+    failed_test_message,
     is_test_failure,
     patch_apply_failure,
-    failed_test_message,
 )
 
 FAILED = failed_test_message("/status/stateChangeRequests")
