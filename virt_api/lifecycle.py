@@ -236,9 +236,3 @@ def plan_migrate(vm: Mapping[str, Any], vmi: Mapping[str, Any] | None,
         spec["addedNodeSelector"] = dict(added_node_selector)
     return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
             "metadata": {"generateName": "kubevirt-migrate-vm-", "namespace": namespace}, "spec": spec}
-
-
-def is_test_failure(status: int, message: str) -> bool:
-    """Whether an API error is a failed JSON-patch `test` (a concurrent change): answered 409."""
-    text = message.lower()
-    return status in (409, 422) and ("test failed" in text or "test operation does not apply" in text)

@@ -15,6 +15,7 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from virt_client.api.json_patch import is_test_failure
 from virt_client.api.options import (
     MigrateOptions,
     PauseOptions,
@@ -80,7 +81,7 @@ async def send_patch(st: ApiState, ref: ResourceRef, namespace: str, name: str, 
     except NotFound:
         raise not_found(kind, name) from None
     except ApiError as e:
-        if lifecycle.is_test_failure(e.status, e.message):
+        if is_test_failure(e.status, e.reason, ((c.reason, c.message) for c in e.causes)):
             raise conflict(kind, name, f"jsonpatch test operation does not apply: {e.message}") from None
         raise internal(e.message, kind, name) from None
     except TransportError as e:

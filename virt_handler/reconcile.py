@@ -23,6 +23,7 @@ from typing import Any
 
 from virt_client.api.constants import CREATED_BY_LABEL, LAUNCHER_COMPUTE_CONTAINER, NODE_NAME_LABEL
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.json_patch import is_test_failure
 from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.controller import DONE, RequeueAfter, Result
@@ -146,7 +147,8 @@ class VMIReconciler:
             await self._write_status(key, vmi, compute_status(vmi, obs, node_name=self.node_name,
                                                               now=now_rfc3339(self.clock)))
         except (Conflict, Invalid) as exc:
-            if isinstance(exc, Invalid) and "test" not in exc.message:
+            if isinstance(exc, Invalid) and not is_test_failure(
+                    exc.status, exc.reason, ((c.reason, c.message) for c in exc.causes)):
                 raise
             log.debug("VMI %s changed while being written (%s); looking again", key, exc.message)
             return RequeueAfter(CONFLICT_RETRY_SECONDS)

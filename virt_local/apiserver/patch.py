@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client.api.json_patch import failed_test_message
 from virt_local.apiserver.merge_keys import BUILTIN_MERGE_KEYS, PRIMITIVE_MERGE, builtin_merge_key_lookup
 from virt_local.apiserver.patch_errors import PatchConflict, PatchError
 from virt_local.apiserver.strategic_merge import apply_strategic_merge_patch
@@ -191,7 +192,7 @@ def _test(doc: Any, path: str, expected: Any) -> None:
     else:
         actual = doc
     if not _json_equal(actual, expected):
-        raise PatchConflict(f"testing value {path} failed: test failed")
+        raise PatchConflict(failed_test_message(path))
 
 
 def _json_equal(a: Any, b: Any) -> bool:

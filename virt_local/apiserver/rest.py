@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import orjson
 import yaml
 
+from virt_client.api.json_patch import APPLY_FAILURE_MESSAGE, patch_apply_failure
 from virt_client.api.times import now_rfc3339
 
 from . import errors, objects, protobuf, table
@@ -440,6 +441,11 @@ def apply_patch(call: Call, current: dict[str, Any]) -> dict[str, Any]:
             raise errors.unsupported_media_type(
                 ctype, BUILTIN_PATCH_TYPES if not call.r.from_crd else PATCH_TYPES)
     except PatchError as e:
+        if ctype == "application/json-patch+json":
+            # As kube-apiserver: any JSON-patch apply error (a failed `test` included) is a generic 422
+            # carrying the library's text as its one cause, which is how clients recognise a failed `test`.
+            raise errors.ApiError(422, "Invalid", APPLY_FAILURE_MESSAGE,
+                                  details=patch_apply_failure(e.message)["details"]) from None
         raise errors.ApiError(422, "Invalid", e.message) from None
     if not isinstance(out, dict):
         raise errors.bad_request("the patch must leave an object")

@@ -138,16 +138,6 @@ def test_migrate_needs_running_vmi_and_builds_vmim() -> None:
     assert vmim["spec"] == {"vmiName": "vm1", "addedNodeSelector": {"zone": "a"}}
 
 
-@pytest.mark.parametrize(("status", "message", "want"), [
-    (422, "testing value /status/stateChangeRequests failed: test failed", True),
-    (422, "jsonpatch test operation does not apply", True),
-    (422, "spec.x: Invalid value", False),
-    (500, "test failed", False),
-], ids=["virt-local", "upstream", "other-invalid", "server-error"])
-def test_failed_json_patch_test_is_a_conflict(status: int, message: str, want: bool) -> None:
-    assert lifecycle.is_test_failure(status, message) is want
-
-
 ACTION_CASES = [
     (Action.PAUSE, vmi(), None),
     (Action.PAUSE, vmi("Scheduled"), (409, "VM is not running")),
