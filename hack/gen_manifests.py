@@ -29,7 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from virt_api.manifests import HANDLER_CLIENT_SECRET, NAMESPACE  # noqa: E402
-from virt_controller.settings import DEFAULT_LAUNCHER_IMAGE, Settings  # noqa: E402
+from virt_client.api.constants import DEFAULT_LAUNCHER_IMAGE  # noqa: E402
+from virt_controller.settings import Settings  # noqa: E402
 from virt_handler.settings import DEFAULT_RUN_DIR, HandlerSettings  # noqa: E402
 
 OUTPUT = ROOT / "manifests" / "kubevirt.yaml"

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from virt_client.api.constants import STREAM_SUBPROTOCOL
 from virt_client.errors import ApiError, TransportError
 from virt_client.kube import KubeClient
 from virt_client.resources import NODES, PODS
@@ -31,7 +32,6 @@ from .errors import bad_request, internal
 
 HANDLER_ADDRESS_ANNOTATION = "kubevirt.io/virt-handler-address"
 HANDLER_PORT = 8186
-SUBPROTOCOL = "plain.kubevirt.io"
 TIMEOUT = 10.0
 
 
@@ -121,7 +121,7 @@ class HandlerConnector:
         qs = "&".join(f"{k}={v}" for k, v in (query or {}).items())
         url = f"wss://{address}{self.path(namespace, name, action)}" + (f"?{qs}" if qs else "")
         try:
-            return await connect(url, ssl=self._ssl, subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            return await connect(url, ssl=self._ssl, subprotocols=[STREAM_SUBPROTOCOL],  # type: ignore[list-item]
                                  open_timeout=TIMEOUT, ping_interval=None, max_size=None,
                                  server_hostname="virt-handler")
         except (OSError, ssl.SSLError, TimeoutError) as e:

@@ -15,9 +15,11 @@ from typing import Any
 
 import yaml
 
+from virt_client.api.constants import INSTALL_NAMESPACE
+
 from . import rbac
 
-NAMESPACE = "kubevirt"
+NAMESPACE = INSTALL_NAMESPACE
 SERVICE_ACCOUNT = "kubevirt-apiserver"
 IMAGE = "kubevirt-py/virt-api:v0.1.0"
 CERT_SECRET = "kubevirt-virt-api-certs"

@@ -18,10 +18,10 @@ from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from virt_client.api.constants import STREAM_SUBPROTOCOL
 from virt_client.resources import VMIS
 
 from .errors import PlainTextError, SubresourceError
-from .handler import SUBPROTOCOL
 from .state import ApiState
 from .subresources import BASE, VMI_KIND, check_version
 from .vmi_actions import Action, check, connectable
@@ -85,7 +85,7 @@ async def _stream(ws: WebSocket, version: str, namespace: str, name: str, action
     except (SubresourceError, PlainTextError) as e:
         await _deny(ws, e)
         return
-    subprotocol = SUBPROTOCOL if SUBPROTOCOL in ws.scope.get("subprotocols", []) else None
+    subprotocol = STREAM_SUBPROTOCOL if STREAM_SUBPROTOCOL in ws.scope.get("subprotocols", []) else None
     await ws.accept(subprotocol=subprotocol)
     await splice(ws, upstream)
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-DEFAULT_LAUNCHER_IMAGE = "kubevirt-py/virt-launcher:v0.1.0"
+from virt_client.api.constants import DEFAULT_LAUNCHER_IMAGE
 
 
 class Hypervisor(StrEnum):

@@ -26,6 +26,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from virt_client import unix_sockets
+from virt_client.api.constants import STREAM_SUBPROTOCOL
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.status import failure_status
 from virt_client.launcher_protocol import (
@@ -42,7 +43,6 @@ from virt_handler.settings import HandlerSettings
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOL = "plain.kubevirt.io"
 PREFIX = "/v1/namespaces/{namespace}/virtualmachineinstances/{name}"
 ACTIONS = {"pause": Command.PAUSE, "unpause": Command.UNPAUSE, "softreboot": Command.SOFT_REBOOT,
            "reset": Command.RESET}
@@ -103,7 +103,7 @@ class HandlerServer:
             reader, writer = await unix_sockets.open_unix_connection(str(path))
         except OSError as exc:
             return status_response(400, "BadRequest", f"no {kind} for {key}: {exc}")
-        ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=self.heartbeat, max_msg_size=CHUNK * 16)
+        ws = web.WebSocketResponse(protocols=(STREAM_SUBPROTOCOL,), heartbeat=self.heartbeat, max_msg_size=CHUNK * 16)
         try:
             await ws.prepare(request)
             await pump(ws, reader, writer)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from virt_client.api.constants import INSTALL_NAMESPACE
 from virt_client.errors import AlreadyExists
 from virt_client.kube import KubeClient
 from virt_client.resources import CRDS, ResourceRef
@@ -35,7 +36,7 @@ from .errors import VirtLocalError
 log = logging.getLogger("virt_local.up")
 
 SKIPPED_KINDS = {"Deployment", "DaemonSet", "ReplicaSet", "StatefulSet", "Pod", "Job"}
-NAMESPACE = "kubevirt"
+NAMESPACE = INSTALL_NAMESPACE
 SERVICE_ACCOUNTS = {"virt-api": "kubevirt-apiserver", "virt-controller": "kubevirt-controller",
                     "virt-handler": "kubevirt-handler"}
 

@@ -84,8 +84,10 @@ def _images(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> None:
+    from virt_client.api.constants import DEFAULT_LAUNCHER_IMAGE
+
     from .podrunner.imagemap import parse_entry
-    from .up import DEFAULT_LAUNCHER_IMAGE, DEFAULT_MANIFESTS, UpSettings, run
+    from .up import DEFAULT_MANIFESTS, UpSettings, run
 
     try:
         extra = tuple(parse_entry(item) for item in args.image_map)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from virt_client.api.constants import DEFAULT_LAUNCHER_IMAGE
 from virt_client.kube import KubeClient
 
 from . import bootstrap, hypervisor
@@ -42,7 +43,6 @@ log = logging.getLogger("virt_local.up")
 
 VENV_BIN = Path(sys.executable).parent
 DEFAULT_MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
-DEFAULT_LAUNCHER_IMAGE = "kubevirt-py/virt-launcher:v0.1.0"
 READY_SECONDS = 60.0
 
 

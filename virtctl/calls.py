@@ -12,11 +12,11 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from virt_client.api.constants import SUBRESOURCE_GROUP
 from virt_client.resources import ResourceRef
 
 from .errors import CommandError
 
-SUBRESOURCE_GROUP = "subresources.kubevirt.io"
 VERSION_PATH = f"/apis/{SUBRESOURCE_GROUP}/v1/version"
 SUB_VMS = ResourceRef(SUBRESOURCE_GROUP, "v1", "virtualmachines", True)
 SUB_VMIS = ResourceRef(SUBRESOURCE_GROUP, "v1", "virtualmachineinstances", True)

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client.api.constants import VMI_ID_LABEL
 from virt_client.errors import ApiError, TransportError
 from virt_client.resources import SERVICES, VMIRSS, VMIS, VMS
 
@@ -21,7 +22,6 @@ from .command import add_command
 from .errors import CommandError
 from .session import Session, describe
 
-VMI_ID_LABEL = "vmi.kubevirt.io/id"
 NAME_MAX = 63
 KINDS = {
     "vmi": "vmi", "vmis": "vmi", "virtualmachineinstance": "vmi", "virtualmachineinstances": "vmi",

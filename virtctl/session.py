@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from virt_client.api.constants import STREAM_SUBPROTOCOL
 from virt_client.errors import ApiError, TransportError, error_from_response
 
 from .calls import Call
@@ -32,7 +33,6 @@ from .kubeconfig import ClientSettings, existing_paths, namespace_of, resolve_pa
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
-SUBPROTOCOL = "plain.kubevirt.io"
 USER_AGENT = "virtctl"
 REQUEST_TIMEOUT = 60.0
 
@@ -118,7 +118,7 @@ class Session:
             extra["ssl"] = creds.ssl_context
             if creds.server_hostname:
                 extra["server_hostname"] = creds.server_hostname
-        return await connect(url, subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+        return await connect(url, subprotocols=[STREAM_SUBPROTOCOL],  # type: ignore[list-item]
                              additional_headers={"User-Agent": USER_AGENT, **creds.headers},
                              user_agent_header=None, open_timeout=open_timeout, max_size=None,
                              ping_interval=None, **extra)

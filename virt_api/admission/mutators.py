@@ -20,6 +20,7 @@ from typing import Any
 
 from virt_client.api.constants import (
     DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS,
+    FIRMWARE_UUID_NAMESPACE,
     MIGRATION_FINALIZER,
     MIGRATION_SELECTOR_LABEL,
     VMI_FINALIZER,
@@ -29,7 +30,7 @@ from virt_client.api.quantity import Quantity
 from .config import AdmissionConfig
 from .review import AdmissionRequest
 
-FIRMWARE_UUID_NAMESPACE = uuid.UUID("6a1a24a1-4061-4607-8bf4-a3963d0c5895")
+_FIRMWARE_UUID_NAMESPACE = uuid.UUID(FIRMWARE_UUID_NAMESPACE)
 PCI_TOPOLOGY_ANNOTATION = "kubevirt.io/pci-topology-version"
 
 
@@ -87,7 +88,7 @@ def default_vmi_spec(spec: dict[str, Any], config: AdmissionConfig, name: str) -
             memory["guest"] = guest
             domain["memory"] = memory
     firmware = _dict(domain, "firmware")
-    firmware.setdefault("uuid", str(uuid.uuid5(FIRMWARE_UUID_NAMESPACE, name)) if name else str(uuid.uuid4()))
+    firmware.setdefault("uuid", str(uuid.uuid5(_FIRMWARE_UUID_NAMESPACE, name)) if name else str(uuid.uuid4()))
     spec.setdefault("terminationGracePeriodSeconds", DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS)
     _default_devices(spec, domain, config)
 

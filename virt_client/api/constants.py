@@ -5,7 +5,8 @@ types, reasons, run strategies and the other closed value sets; and the label, a
 finalizer keys the components put on objects. Components import these instead of repeating
 literals, so a misspelling is a NameError instead of a silent mismatch.
 
-Invariant: every value here is an upstream wire value; nothing product-specific lives here.
+Invariant: every value here is an upstream wire value, except the few product-wide defaults in the
+last section (marked as such), which live here because more than one component needs them.
 """
 
 from __future__ import annotations
@@ -382,3 +383,20 @@ MIGRATION_FINALIZER = "kubevirt.io/migrationJobFinalize"
 LAUNCHER_COMPUTE_CONTAINER = "compute"
 LAUNCHER_POD_READINESS_GATE = "kubevirt.io/virtual-machine-unpaused"
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
+
+
+# --- identifiers and protocol names shared by components -----------------------------------
+
+#: Upstream's `firmwareUUIDns`: a VM's default firmware UUID is uuid5(this, VM name)
+#: (`CalculateLegacyUUID`), computed identically by the VM controller and the VMI mutating webhook.
+FIRMWARE_UUID_NAMESPACE = "6a1a24a1-4061-4607-8bf4-a3963d0c5895"
+
+#: The websocket subprotocol of the console and VNC streams (virtctl ↔ virt-api ↔ virt-handler).
+STREAM_SUBPROTOCOL = "plain.kubevirt.io"
+
+#: The namespace KubeVirt is installed in (virt-api's APIService/webhooks point at its Service there).
+INSTALL_NAMESPACE = "kubevirt"
+
+# Product-wide default, not an upstream value: the launcher image the controller renders into Pods
+# and virt-local runs.
+DEFAULT_LAUNCHER_IMAGE = "kubevirt-py/virt-launcher:v0.1.0"

@@ -13,15 +13,21 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from virt_client.api.constants import API_VERSION, VM_GENERATION_ANNOTATION, Kind, StartStrategy
+from virt_client.api.constants import (
+    API_VERSION,
+    FIRMWARE_UUID_NAMESPACE,
+    VM_GENERATION_ANNOTATION,
+    Kind,
+    StartStrategy,
+)
 from virt_controller.ownership import owner_reference
 
-FIRMWARE_UUID_NAMESPACE = uuid.UUID("6a1a24a1-4061-4607-8bf4-a3963d0c5895")
+_FIRMWARE_UUID_NAMESPACE = uuid.UUID(FIRMWARE_UUID_NAMESPACE)
 
 
 def firmware_uuid(vm_name: str) -> str:
     """Upstream's `CalculateLegacyUUID`: uuid5(namespace, name)."""
-    return str(uuid.uuid5(FIRMWARE_UUID_NAMESPACE, vm_name))
+    return str(uuid.uuid5(_FIRMWARE_UUID_NAMESPACE, vm_name))
 
 
 def build_vmi(vm: Mapping[str, Any], *, start_paused: bool = False) -> dict[str, Any]:
