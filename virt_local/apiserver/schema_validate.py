@@ -21,10 +21,11 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from virt_client.api.quantity import Quantity, QuantityError
+from virt_client.api.times import parse_rfc3339
 from virt_local.apiserver.schema_causes import (
     Cause,
     child,
@@ -301,7 +302,7 @@ def _date_time(text: str) -> bool:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", text):
         return False
     try:
-        datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
+        parse_rfc3339(text[:10] + "T" + text[11:])  # strfmt also accepts a space between date and time
     except ValueError:
         return False
     return True
