@@ -7,7 +7,7 @@ creationTimestamp and generation (moved only by spec changes); generateName; `Al
 `NotFound` and `Conflict` (a stale `metadata.resourceVersion` in an update or a patched body);
 the status subresource of the kinds in `status_subresources` (create and update drop status
 changes, `update_status` and status patches change only status); JSON patch (a failed `test` is
-422 Invalid "testing value ... failed: test failed"), merge and strategic-merge patch; finalizers
+kube-apiserver's 422 Invalid with "testing value ... failed: test failed" as its cause), merge and strategic-merge patch; finalizers
 (delete marks `deletionTimestamp`, the object goes once they are empty) and graceful deletion of
 bound Pods; delete preconditions; label and field selectors; watches with ADDED/MODIFIED/DELETED in
 order (an object leaving a selector is DELETED for that watch), resumable from a resourceVersion,
@@ -37,6 +37,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from virt_client import resources as r
+from virt_client.api.json_patch import patch_apply_failure
+from virt_client.api.status import failure_status, success_status
+from virt_client.api.times import rfc3339
 from virt_client.clock import Clock, RealClock
 from virt_client.errors import ClientError, error_from_status
 from virt_client.kube import KubeClient, PatchType, WatchEvent, encode
@@ -314,11 +317,11 @@ class FakeKube:
             else:
                 patched = apply_merge_patch(current, _plain(patch))
         except PatchError as e:
-            raise error_from_status(422, {"kind": "Status", "code": 422, "reason": "Invalid",
-                                          "message": e.message}) from None
+            body = (patch_apply_failure(e.message) if patch_type == "json"
+                    else failure_status(422, e.message, "Invalid"))
+            raise error_from_status(422, body) from None
         if not isinstance(patched, dict) or not isinstance(patched.get("metadata", {}), dict):
-            raise error_from_status(400, {"kind": "Status", "code": 400, "reason": "BadRequest",
-                                          "message": "the patch must leave an object"})
+            raise error_from_status(400, failure_status(400, "the patch must leave an object", "BadRequest"))
         md = patched.setdefault("metadata", {})
         if md.get("resourceVersion") not in (None, current["metadata"]["resourceVersion"]):
             raise conflict(ref, name)
@@ -402,12 +405,12 @@ class FakeKube:
             self._record("create_subresource", ref, pod, body, dry_run=dry_run, subresource=subresource)
             if not dry_run:
                 self._commit(ref, bound, pod)
-            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+            return success_status(201)
         if ref == r.PODS and subresource == "eviction":
             grace = ((body.get("deleteOptions") or {}).get("gracePeriodSeconds"))
             self._record("create_subresource", ref, pod, body, dry_run=dry_run, subresource=subresource)
             await self.delete(ref, name, namespace, grace_period_seconds=grace, dry_run=dry_run)
-            return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+            return success_status(201)
         raise not_found(ref, name)
 
     # -- the store --------------------------------------------------------------------------------
@@ -491,8 +494,7 @@ class FakeKube:
         try:
             return object_matcher(label_selector, field_selector)
         except ValueError as e:
-            raise error_from_status(400, {"kind": "Status", "code": 400, "reason": "BadRequest",
-                                          "message": str(e)}) from None
+            raise error_from_status(400, failure_status(400, str(e), "BadRequest")) from None
 
     def _maybe_fail(self, verb: str, ref: ResourceRef, name: str | None) -> None:
         for failure in self._failures:
@@ -503,7 +505,7 @@ class FakeKube:
                 raise failure.error
 
     def _now(self) -> str:
-        return self._clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(self._clock.now())
 
 
 def _seen_as(event: _Event, match: ObjectPredicate) -> str | None:

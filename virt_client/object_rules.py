@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client import resources as r
+from virt_client.api.status import failure_status
 from virt_client.errors import ApiError, ClientError, error_from_status
 from virt_client.resources import ResourceRef
 
@@ -34,8 +35,7 @@ SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGrace
 def status_error(code: int, reason: str, ref: ResourceRef, name: str, message: str) -> ApiError:
     """The exception `KubeClient` raises for this `Status` answer."""
     details = {"name": name, "group": ref.group, "kind": ref.plural}
-    return error_from_status(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-                                    "reason": reason, "message": message, "details": details})
+    return error_from_status(code, failure_status(code, message, reason, details))
 
 
 def resource_name(ref: ResourceRef) -> str:

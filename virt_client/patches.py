@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client.api.json_patch import failed_test_message
+
 _INDEX = re.compile(r"-?[0-9]+")
 
 # Lists of built-in kinds merged by key in a strategic merge patch (patchMergeKey in the Go types).
@@ -147,7 +149,7 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
             except PatchError:
                 actual = None
             if not json_equal(actual, op.get("value")):
-                raise PatchTestFailed(f"testing value {path} failed: test failed")
+                raise PatchTestFailed(failed_test_message(path))
         else:
             raise PatchError(f"Unexpected kind: {kind}")
     return result

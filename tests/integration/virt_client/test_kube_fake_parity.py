@@ -14,6 +14,7 @@ import pytest
 from tests.support.apiserver import RunningApiServer, start_apiserver
 from virt_client import errors
 from virt_client import resources as r
+from virt_client.api.json_patch import is_test_failure
 from virt_client.kube import KubeClient, WatchEvent, patch_replace, patch_test
 from virt_client.kube_api import KubeApi
 from virt_client.kube_fake import STATUS_SUBRESOURCES, FakeKube
@@ -157,7 +158,10 @@ async def test_json_patch_test_failure_is_invalid(kube: KubeApi) -> None:
         await kube.patch(r.CONFIGMAPS, "j", [patch_test("/data/x", "1"), patch_replace("/data/x", "3")], NS,
                          patch_type="json")
     assert failed.value.status == 422 and failed.value.reason == "Invalid"
-    assert "testing value /data/x failed: test failed" in failed.value.message
+    assert [(c.reason, c.message) for c in failed.value.causes] == [
+        ("UnexpectedServerResponse", "testing value /data/x failed: test failed")]
+    assert is_test_failure(failed.value.status, failed.value.reason,
+                           ((c.reason, c.message) for c in failed.value.causes))
     assert (await kube.get(r.CONFIGMAPS, "j", NS))["data"] == {"x": "2"}
     with pytest.raises(errors.NotFound):
         await kube.patch(r.CONFIGMAPS, "absent", [patch_test("/data/x", "1")], NS, patch_type="json")
