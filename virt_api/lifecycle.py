@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from virt_client.api.constants import (
-    FINAL_VMI_PHASES,
     RunStrategy,
     StateChangeRequestAction,
     VirtualMachineConditionType,
     VirtualMachineInstancePhase,
 )
+from virt_client.api.objects import is_final, phase
 from virt_client.api.options import RestartOptions, StartOptions, StopOptions
 
 from .errors import VM_NOT_RUNNING, bad_request, conflict, internal
@@ -69,14 +69,6 @@ def run_strategy(vm: Mapping[str, Any]) -> RunStrategy:
 
 def _name(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _phase(vmi: Mapping[str, Any] | None) -> str:
-    return str(((vmi or {}).get("status") or {}).get("phase") or "")
-
-
-def is_final(vmi: Mapping[str, Any] | None) -> bool:
-    return _phase(vmi) in FINAL_VMI_PHASES
 
 
 def _has_condition(obj: Mapping[str, Any], ctype: str) -> bool:
@@ -155,7 +147,7 @@ def plan_start(vm: Mapping[str, Any], vmi: Mapping[str, Any] | None, opts: Start
     strategy = run_strategy(vm)
     if _has_condition(vm, VirtualMachineConditionType.MANUAL_RECOVERY_REQUIRED):
         raise conflict(VM_KIND, name, MANUAL_RECOVERY_MESSAGE)
-    if vmi is not None and not is_final(vmi) and _phase(vmi) not in (VirtualMachineInstancePhase.UNKNOWN, ""):
+    if vmi is not None and not is_final(vmi) and phase(vmi) not in (VirtualMachineInstancePhase.UNKNOWN, ""):
         raise conflict(VM_KIND, name, "VM is already running")
     paused = bool(opts.paused)
     if strategy == RunStrategy.HALTED:
@@ -163,10 +155,10 @@ def plan_start(vm: Mapping[str, Any], vmi: Mapping[str, Any] | None, opts: Start
             return Plan(vm_status_patch=change_request_patch(vm, _start_request(True)))
         return Plan(vm_spec_patch=running_patch(vm, True))
     if strategy in (RunStrategy.MANUAL, RunStrategy.RERUN_ON_FAILURE):
-        if strategy == RunStrategy.RERUN_ON_FAILURE and _phase(vmi) == VirtualMachineInstancePhase.FAILED:
+        if strategy == RunStrategy.RERUN_ON_FAILURE and phase(vmi) == VirtualMachineInstancePhase.FAILED:
             raise conflict(VM_KIND, name, f"{strategy} does not support starting VM from failed state")
         restart = vmi is not None and (
-            (strategy == RunStrategy.RERUN_ON_FAILURE and _phase(vmi) == VirtualMachineInstancePhase.SUCCEEDED)
+            (strategy == RunStrategy.RERUN_ON_FAILURE and phase(vmi) == VirtualMachineInstancePhase.SUCCEEDED)
             or (strategy == RunStrategy.MANUAL and is_final(vmi)))
         changes = ([_stop_request(vmi)] if restart and vmi is not None else []) + [_start_request(paused)]
         return Plan(vm_status_patch=change_request_patch(vm, *changes))
@@ -228,7 +220,7 @@ def plan_migrate(vm: Mapping[str, Any], vmi: Mapping[str, Any] | None,
                  added_node_selector: Mapping[str, str] | None) -> dict[str, Any]:
     """PUT virtualmachines/{name}/migrate: the VirtualMachineInstanceMigration to create."""
     name = _name(vm)
-    if vmi is None or _phase(vmi) != VirtualMachineInstancePhase.RUNNING:
+    if vmi is None or phase(vmi) != VirtualMachineInstancePhase.RUNNING:
         raise conflict(VM_KIND, name, VM_NOT_RUNNING)
     namespace = (vm.get("metadata") or {}).get("namespace") or ""
     spec: dict[str, Any] = {"vmiName": name}

@@ -15,6 +15,7 @@ from typing import Any
 
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.objects import phase as vmi_phase
 
 from .errors import (
     AGENT_NOT_CONNECTED,
@@ -71,10 +72,6 @@ def _name(vmi: Mapping[str, Any]) -> str:
     return str((vmi.get("metadata") or {}).get("name") or "")
 
 
-def _phase(vmi: Mapping[str, Any]) -> str:
-    return str((vmi.get("status") or {}).get("phase") or "")
-
-
 def has_condition(vmi: Mapping[str, Any], ctype: str) -> bool:
     """Whether the VMI carries condition `ctype` with status True."""
     conds = (vmi.get("status") or {}).get("conditions") or []
@@ -95,7 +92,7 @@ def _acpi_enabled(vmi: Mapping[str, Any]) -> bool:
 def check(action: Action, vmi: Mapping[str, Any], *, vm: Mapping[str, Any] | None = None) -> None:
     """Raise the upstream error when `action` is not possible on `vmi` now."""
     name = _name(vmi)
-    running = _phase(vmi) == Phase.RUNNING
+    running = vmi_phase(vmi) == Phase.RUNNING
     route = HANDLER_ACTIONS[action]
     try:
         _check(action, vmi, vm, name, running)
@@ -130,7 +127,7 @@ def _check(action: Action, vmi: Mapping[str, Any], vm: Mapping[str, Any] | None,
             raise conflict(VMI_KIND, name, "VMI neither have the agent connected nor the ACPI feature enabled")
     elif action == Action.RESET:
         if not running:
-            raise conflict(VMI_KIND, name, f"Failed to reset non-running VMI with phase {_phase(vmi)}")
+            raise conflict(VMI_KIND, name, f"Failed to reset non-running VMI with phase {vmi_phase(vmi)}")
     elif action in (Action.GUESTOSINFO, Action.USERLIST, Action.FILESYSTEMLIST):
         if not running:
             raise conflict(VMI_KIND, name, VMI_NOT_RUNNING)
@@ -139,7 +136,7 @@ def _check(action: Action, vmi: Mapping[str, Any], vm: Mapping[str, Any] | None,
     elif action == Action.CONSOLE:
         if _devices(vmi).get("autoattachSerialConsole") is False:
             raise bad_request("No serial consoles are present.", VMI_KIND, name)
-        if _phase(vmi) == Phase.FAILED:
+        if vmi_phase(vmi) == Phase.FAILED:
             raise conflict(VMI_KIND, name, VMI_NOT_RUNNING)
         if not running:
             raise bad_request(VMI_NOT_RUNNING, VMI_KIND, name)
@@ -152,7 +149,7 @@ def _check(action: Action, vmi: Mapping[str, Any], vm: Mapping[str, Any] | None,
 
 def connectable(vmi: Mapping[str, Any]) -> str:
     """The VMI's node, or 400 when the VMI is not on a node a handler can serve."""
-    phase = _phase(vmi)
+    phase = vmi_phase(vmi)
     node = str((vmi.get("status") or {}).get("nodeName") or "")
     if phase not in (Phase.SCHEDULED, Phase.RUNNING) or not node:
         raise bad_request(f"Unable to connect to VirtualMachineInstance because phase is {phase} instead of Running",

@@ -20,6 +20,10 @@ from typing import Any, overload
 
 import orjson
 
+from virt_client.api.objects import metadata as meta
+from virt_client.api.objects import object_key as object_key
+from virt_client.api.objects import split_key as split_key
+
 IndexFunc = Callable[[Mapping[str, Any]], Sequence[str]]
 
 
@@ -144,24 +148,6 @@ def json_default(obj: Any) -> Any:
 def _compact(raw: bytes) -> bytes:
     # orjson over-allocates its output buffer; copying trims it to its length.
     return bytes(memoryview(raw))
-
-
-def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    m = obj.get("metadata")
-    return m if m is not None else {}
-
-
-def object_key(obj: Mapping[str, Any]) -> str:
-    """client-go's MetaNamespaceKeyFunc: "namespace/name", or "name" when cluster-scoped."""
-    m = meta(obj)
-    ns = m.get("namespace")
-    return f"{ns}/{m.get('name')}" if ns else str(m.get("name"))
-
-
-def split_key(key: str) -> tuple[str | None, str]:
-    """Inverse of `object_key`: (namespace or None, name)."""
-    ns, sep, name = key.partition("/")
-    return (ns, name) if sep else (None, ns)
 
 
 def by_namespace(obj: Mapping[str, Any]) -> Sequence[str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from virt_client.api.constants import FINAL_VMI_PHASES
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.objects import is_deleting
 from virt_client.launcher_protocol import Command, DomainState
 from virt_handler.status import LauncherState, Observation
 from virt_handler.vmi_spec import grace_period
@@ -48,10 +49,6 @@ class Plan:
 
 
 NOTHING = Plan()
-
-
-def is_deleting(vmi: Mapping[str, Any]) -> bool:
-    return bool((vmi.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def plan(vmi: Mapping[str, Any], obs: Observation, shutdown: ShutdownState | None, now: float) -> Plan:

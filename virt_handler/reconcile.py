@@ -24,6 +24,7 @@ from typing import Any
 from virt_client.api.constants import CREATED_BY_LABEL, LAUNCHER_COMPUTE_CONTAINER, NODE_NAME_LABEL
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.json_patch import is_test_failure
+from virt_client.api.objects import is_final
 from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.controller import DONE, RequeueAfter, Result
@@ -36,7 +37,7 @@ from virt_client.resources import PODS, VMIS
 from virt_handler.launchers import LauncherPending, LauncherRegistry
 from virt_handler.metrics import SYNC_ERRORS, SYNC_SECONDS
 from virt_handler.plan import ShutdownState, plan
-from virt_handler.status import Failure, Observation, compute_status, is_final
+from virt_handler.status import Failure, Observation, compute_status
 from virt_handler.vmi_spec import grace_period
 
 log = logging.getLogger(__name__)

@@ -197,7 +197,3 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
         if "conditions" in old:
             status["conditions"] = []
     return status
-
-
-def is_final(vmi: Mapping[str, Any]) -> bool:
-    return str((vmi.get("status") or {}).get("phase") or "") in FINAL_VMI_PHASES

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from virt_client.api.constants import RunStrategy
+from virt_client.api.objects import is_final
 from virt_client.api.times import parse_rfc3339, rfc3339
-from virt_controller.vmi.status import is_final
 
 MAX_DELAY_SECONDS = 300
 MIN_INTERVAL_SECONDS = 10

@@ -23,10 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from virt_client.api.constants import VM_FINALIZER, RunStrategy, StateChangeRequestAction
+from virt_client.api.objects import is_deleting, is_final
 from virt_client.api.vm import RunStrategyConflict, VirtualMachineSpec, effective_run_strategy
 from virt_controller.vm.backoff import seconds_until_retry
 from virt_controller.vm.vmi_build import build_vmi
-from virt_controller.vmi.status import is_final
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,6 @@ def _vmi_ref(vmi: Mapping[str, Any]) -> tuple[str, str]:
     return str(md.get("name")), str(md.get("uid"))
 
 
-def _marked_for_deletion(obj: Mapping[str, Any]) -> bool:
-    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def _start(s: VMSnapshot, actions: list[Action], *, backoff: bool) -> float | None:
     if s.expecting_creation:
         return None
@@ -133,9 +129,9 @@ def plan(s: VMSnapshot) -> Plan:
     vm, vmi = s.vm, s.vmi
     finalizers = list((vm.get("metadata") or {}).get("finalizers") or [])
     actions: list[Action] = []
-    live_vmi = vmi if vmi is not None and not _marked_for_deletion(vmi) else None
+    live_vmi = vmi if vmi is not None and not is_deleting(vmi) else None
 
-    if _marked_for_deletion(vm):
+    if is_deleting(vm):
         if live_vmi is not None and not s.expecting_deletion:
             _stop(live_vmi, actions, "the VirtualMachine is being deleted")
         if vmi is None and VM_FINALIZER in finalizers:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import Kind
+from virt_client.api.objects import controller_key, is_controlled_by
 from virt_client.clock import Clock
 from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.errors import AlreadyExists, ApiError, NotFound
@@ -23,7 +24,6 @@ from virt_client.indexer import FrozenDict, split_key, thaw
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 from virt_client.resources import VMIS, VMS
-from virt_controller.ownership import controller_key, is_controlled_by
 from virt_controller.vm.plan import CreateVMI, DeleteVMI, PatchVMSpec, SetFinalizers, VMSnapshot, plan
 from virt_controller.vm.status import compute_status, referenced_volumes
 

@@ -25,20 +25,16 @@ from virt_client.api.constants import (
 from virt_client.api.constants import VirtualMachineConditionType as VMCond
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachinePrintableStatus as PS
+from virt_client.api.objects import is_final, phase
 from virt_client.api.times import rfc3339
 from virt_controller.vm.backoff import BACKOFF_STRATEGIES, next_start_failure
 from virt_controller.vm.plan import VMSnapshot, has_start_request, run_strategy
-from virt_controller.vmi.status import is_final
 
 DV_NOT_PROVISIONING = frozenset({"Succeeded", "Failed", "WaitForFirstConsumer", "PendingPopulation"})
 
 
 def _vmi_conds(vmi: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
     return (vmi.get("status") or {}).get("conditions") or ()
-
-
-def _phase(vmi: Mapping[str, Any]) -> str:
-    return str((vmi.get("status") or {}).get("phase") or "")
 
 
 def referenced_volumes(vm: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -87,7 +83,7 @@ def printable_status(s: VMSnapshot, strategy: RunStrategy | None,
         if ms.get("startTimestamp") and not ms.get("endTimestamp") and not ms.get("completed") \
                 and not ms.get("failed"):
             return PS.MIGRATING
-        if _phase(vmi) == "Running":
+        if phase(vmi) == "Running":
             return PS.PAUSED if c.has(_vmi_conds(vmi), Cond.PAUSED, "True") else PS.RUNNING
         if c.has(_vmi_conds(vmi), Cond.SYNCHRONIZED, "False", ConditionReason.FAILED_PVC_NOT_FOUND):
             return PS.ERR_PVC_NOT_FOUND
@@ -108,7 +104,7 @@ def printable_status(s: VMSnapshot, strategy: RunStrategy | None,
             return PS.ERR_IMAGE_PULL
         if c.has(_vmi_conds(vmi), Cond.SYNCHRONIZED, "False", ConditionReason.IMAGE_PULL_BACK_OFF):
             return PS.IMAGE_PULL_BACK_OFF
-    if s.expecting_creation or (vmi is not None and _phase(vmi) in ("", "Pending", "Scheduling", "Scheduled")):
+    if s.expecting_creation or (vmi is not None and phase(vmi) in ("", "Pending", "Scheduling", "Scheduled")):
         return PS.STARTING
     if (vmi is None or is_final(vmi)) and start_failure and int(start_failure.get("consecutiveFailCount") or 0) > 0 \
             and strategy in BACKOFF_STRATEGIES:

@@ -20,7 +20,7 @@ from virt_client.api.constants import (
     Kind,
     StartStrategy,
 )
-from virt_controller.ownership import owner_reference
+from virt_client.api.objects import owner_reference
 
 _FIRMWARE_UUID_NAMESPACE = uuid.UUID(FIRMWARE_UUID_NAMESPACE)
 

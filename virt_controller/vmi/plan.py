@@ -24,9 +24,10 @@ from typing import Any
 
 from virt_client.api.constants import VMI_FINALIZER
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.objects import is_final
 from virt_controller.pod_render import render_launcher_pod
 from virt_controller.settings import LauncherConfig
-from virt_controller.vmi.status import UNPROCESSED, compute_vmi, is_final, pod_is_down
+from virt_controller.vmi.status import UNPROCESSED, compute_vmi, pod_is_down
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import Kind
+from virt_client.api.objects import controller_key
 from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.controller import DONE, Controller, RequeueAfter, Result
@@ -23,7 +24,7 @@ from virt_client.indexer import FrozenDict, thaw
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 from virt_client.resources import PODS, VMIS
-from virt_controller.ownership import CREATED_BY_INDEX, controller_key
+from virt_controller.ownership import CREATED_BY_INDEX
 from virt_controller.settings import LauncherConfig
 from virt_controller.vmi.plan import CreatePod, DeletePod, UpdateVMI, VMISnapshot, Wait, plan
 

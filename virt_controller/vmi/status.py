@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api import conditions as c
+from virt_client.api import objects
 from virt_client.api.constants import (
     FINAL_VMI_PHASES,
     LAUNCHER_COMPUTE_CONTAINER,
@@ -31,14 +32,6 @@ BEFORE_RUNNING = frozenset({Phase.UNSET, Phase.PENDING, Phase.SCHEDULING, Phase.
 IMAGE_PULL_REASONS = frozenset({ConditionReason.ERR_IMAGE_PULL, ConditionReason.IMAGE_PULL_BACK_OFF})
 POD_FAILED_REASON = "PodFailed"
 POD_NOT_EXISTS_REASON = "PodNotExists"
-
-
-def phase_of(vmi: Mapping[str, Any]) -> str:
-    return str((vmi.get("status") or {}).get("phase") or "")
-
-
-def is_final(vmi: Mapping[str, Any]) -> bool:
-    return phase_of(vmi) in FINAL_VMI_PHASES
 
 
 def pod_is_down(pod: Mapping[str, Any]) -> bool:
@@ -157,7 +150,7 @@ def compute_vmi(vmi: Mapping[str, Any], pod: Mapping[str, Any] | None, pod_expec
     new: dict[str, Any] = {**vmi, "metadata": dict(vmi.get("metadata") or {}),
                            "status": dict(vmi.get("status") or {})}
     status: dict[str, Any] = new["status"]
-    phase = phase_of(vmi)
+    phase = objects.phase(vmi)
     deleted = bool(new["metadata"].get("deletionTimestamp"))
 
     if phase in UNPROCESSED:

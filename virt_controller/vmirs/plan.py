@@ -24,9 +24,8 @@ from virt_client.api.constants import API_VERSION, BURST_REPLICAS, Kind
 from virt_client.api.constants import ReplicaSetConditionType as RSCond
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.meta import LabelSelector
+from virt_client.api.objects import is_deleting, is_final, owner_reference
 from virt_client.api.replicaset import selector_string
-from virt_controller.ownership import owner_reference
-from virt_controller.vmi.status import is_final
 
 _PHASE_RANK = {"": 0, "Pending": 0, "Scheduling": 1, "Scheduled": 2, "Running": 3}
 
@@ -59,12 +58,8 @@ def desired(rs: Mapping[str, Any]) -> int:
     return 1 if value is None else int(value)
 
 
-def _deleting(vmi: Mapping[str, Any]) -> bool:
-    return bool((vmi.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def live_vmis(vmis: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [v for v in vmis if not is_final(v) and not _deleting(v)]
+    return [v for v in vmis if not is_final(v) and not is_deleting(v)]
 
 
 def is_ready(vmi: Mapping[str, Any]) -> bool:
@@ -100,7 +95,7 @@ def plan(s: RSSnapshot) -> list[Action]:
     if not s.expectations_satisfied:
         return []
     actions: list[Action] = []
-    finished = [v for v in s.vmis if is_final(v) and not _deleting(v)]
+    finished = [v for v in s.vmis if is_final(v) and not is_deleting(v)]
     if finished:
         actions.append(DeleteVMIs([(str(v["metadata"]["name"]), str(v["metadata"]["uid"]))
                                    for v in finished[:BURST_REPLICAS]], "the VMI finished"))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import Kind
+from virt_client.api.objects import controller_key
 from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.controller import DONE, Controller, Result
@@ -18,7 +19,7 @@ from virt_client.indexer import FrozenDict, thaw
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 from virt_client.resources import VMIRSS, VMIS
-from virt_controller.ownership import OWNER_UID_INDEX, controller_key
+from virt_controller.ownership import OWNER_UID_INDEX
 from virt_controller.vmirs.plan import CreateVMIs, DeleteVMIs, RSSnapshot, compute_status, plan
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from virt_client.api.objects import controller_uid
 from virt_client.controller import DONE, Controller, Result
 from virt_client.errors import Conflict, NotFound
 from virt_client.expectations import Expectations
@@ -33,7 +34,6 @@ from virt_client.resources import PODS
 from ..label_match import matches_node_selector
 from ..scheduling import tolerates
 from .pods import (
-    controller_uid,
     is_active,
     is_ready,
     owned_by,

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from virt_client.api.objects import controller_uid, owner_reference
 from virt_client.api.times import now_rfc3339
 from virt_client.controller import DONE, Controller, Result
 from virt_client.errors import AlreadyExists, Conflict, NotFound
@@ -32,7 +33,7 @@ from virt_client.indexer import NAMESPACE_INDEX, thaw
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
 
-from .pods import controller_uid, owned_by, owner_reference, template_hash
+from .pods import owned_by, template_hash
 from .refs import APPS_V1, DEPLOYMENTS, REPLICASETS
 from .replicaset import replicas_of
 
@@ -110,7 +111,7 @@ def new_replicaset(deploy: Obj, pod_hash: str, revision: int, replicas: int) -> 
                          "labels": dict(tmd["labels"]),
                          "annotations": {REVISION: str(revision), DESIRED: str(replicas_of(deploy)),
                                          MAX_REPLICAS: str(replicas_of(deploy))},
-                         "ownerReferences": [owner_reference(deploy, APPS_V1, "Deployment")]},
+                         "ownerReferences": [owner_reference(deploy, api_version=APPS_V1, kind="Deployment")]},
             "spec": rs_spec}
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from virt_client.api.objects import controller_key, controller_uid, is_deleting, owner_reference
 from virt_client.controller import Controller
 from virt_client.expectations import Expectations
 from virt_client.indexer import thaw
@@ -36,19 +37,6 @@ def template_hash(template: Obj, collision_count: int = 0) -> str:
     return "".join(out)
 
 
-def owner_reference(owner: Obj, api_version: str, kind: str) -> dict[str, Any]:
-    md = owner["metadata"]
-    return {"apiVersion": api_version, "kind": kind, "name": md["name"], "uid": md["uid"], "controller": True,
-            "blockOwnerDeletion": True}
-
-
-def controller_uid(obj: Obj) -> str | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return str(ref.get("uid"))
-    return None
-
-
 def owned_by(objs: Iterable[Obj], owner: Obj) -> list[Obj]:
     uid = owner["metadata"]["uid"]
     return [o for o in objs if controller_uid(o) == uid]
@@ -68,7 +56,7 @@ def pod_from_template(owner: Obj, api_version: str, kind: str, template: Obj, *,
         "generateName": generate_name or f"{owner['metadata']['name']}-",
         "namespace": owner["metadata"].get("namespace"),
         "labels": {**(tmd.get("labels") or {}), **(labels or {})},
-        "ownerReferences": [owner_reference(owner, api_version, kind)],
+        "ownerReferences": [owner_reference(owner, api_version=api_version, kind=kind)],
     }
     if tmd.get("annotations"):
         md["annotations"] = dict(tmd["annotations"])
@@ -77,13 +65,9 @@ def pod_from_template(owner: Obj, api_version: str, kind: str, template: Obj, *,
     return pod
 
 
-def is_terminating(pod: Obj) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def is_active(pod: Obj) -> bool:
     """Counts towards replicas: not finished and not being deleted."""
-    return not is_terminating(pod) and (pod.get("status") or {}).get("phase") not in TERMINAL
+    return not is_deleting(pod) and (pod.get("status") or {}).get("phase") not in TERMINAL
 
 
 def is_ready(pod: Obj) -> bool:
@@ -107,30 +91,22 @@ def _reverse(timestamp: str) -> str:
     return "".join(chr(0x10FFFF - ord(ch)) for ch in timestamp)
 
 
-def owner_key(pod: Obj, kind: str) -> str | None:
-    """`namespace/name` of the Pod's controlling owner of `kind`, if it has one."""
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") == kind:
-            return f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
-    return None
-
-
 def owned_pod_handler(kind: str, expectations: Expectations, controller: Controller) -> EventHandler:
     """Pod events for a controller of `kind`: queue the owner, and observe the creations and deletions
     its expectations wait for (a deletion counts once: when it starts, or when the Pod vanishes)."""
     def added(pod: Obj) -> None:
-        if key := owner_key(pod, kind):
+        if key := controller_key(pod, kind):
             expectations.creation_observed(key)
             controller.enqueue_key(key)
 
     def updated(old: Obj, new: Obj) -> None:
-        if key := owner_key(new, kind):
+        if key := controller_key(new, kind):
             if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
                 expectations.deletion_observed(key)
             controller.enqueue_key(key)
 
     def deleted(pod: Obj) -> None:
-        if key := owner_key(pod, kind):
+        if key := controller_key(pod, kind):
             if not pod["metadata"].get("deletionTimestamp"):
                 expectations.deletion_observed(key)
             controller.enqueue_key(key)

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from virt_client.api.objects import controller_uid
 from virt_client.api.times import parse_rfc3339
 from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.errors import Conflict, NotFound
@@ -27,7 +28,6 @@ from virt_client.kube import KubeClient
 from virt_client.resources import PODS
 
 from .pods import (
-    controller_uid,
     deletion_order,
     is_active,
     is_ready,
