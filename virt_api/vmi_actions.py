@@ -16,6 +16,7 @@ from typing import Any
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.objects import phase as vmi_phase
+from virt_client.api.views import VirtualMachineInstanceView
 
 from .errors import (
     AGENT_NOT_CONNECTED,
@@ -78,10 +79,6 @@ def has_condition(vmi: Mapping[str, Any], ctype: str) -> bool:
     return any(isinstance(c, Mapping) and c.get("type") == ctype and c.get("status") == "True" for c in conds)
 
 
-def _devices(vmi: Mapping[str, Any]) -> Mapping[str, Any]:
-    return ((vmi.get("spec") or {}).get("domain") or {}).get("devices") or {}
-
-
 def _acpi_enabled(vmi: Mapping[str, Any]) -> bool:
     acpi = (((vmi.get("spec") or {}).get("domain") or {}).get("features") or {}).get("acpi")
     if acpi is None:
@@ -134,14 +131,14 @@ def _check(action: Action, vmi: Mapping[str, Any], vm: Mapping[str, Any] | None,
         if not has_condition(vmi, Cond.AGENT_CONNECTED):
             raise conflict(VMI_KIND, name, AGENT_NOT_CONNECTED)
     elif action == Action.CONSOLE:
-        if _devices(vmi).get("autoattachSerialConsole") is False:
+        if VirtualMachineInstanceView(vmi).spec.domain.devices.autoattach_serial_console is False:
             raise bad_request("No serial consoles are present.", VMI_KIND, name)
         if vmi_phase(vmi) == Phase.FAILED:
             raise conflict(VMI_KIND, name, VMI_NOT_RUNNING)
         if not running:
             raise bad_request(VMI_NOT_RUNNING, VMI_KIND, name)
     elif action in (Action.VNC, Action.SCREENSHOT):
-        if _devices(vmi).get("autoattachGraphicsDevice") is False:
+        if VirtualMachineInstanceView(vmi).spec.domain.devices.autoattach_graphics_device is False:
             raise bad_request("No graphics devices are present.", VMI_KIND, name)
         if not running:
             raise bad_request(VMI_NOT_RUNNING, VMI_KIND, name)
@@ -150,7 +147,7 @@ def _check(action: Action, vmi: Mapping[str, Any], vm: Mapping[str, Any] | None,
 def connectable(vmi: Mapping[str, Any]) -> str:
     """The VMI's node, or 400 when the VMI is not on a node a handler can serve."""
     phase = vmi_phase(vmi)
-    node = str((vmi.get("status") or {}).get("nodeName") or "")
+    node = VirtualMachineInstanceView(vmi).node_name
     if phase not in (Phase.SCHEDULED, Phase.RUNNING) or not node:
         raise bad_request(f"Unable to connect to VirtualMachineInstance because phase is {phase} instead of Running",
                           VMI_KIND, _name(vmi))

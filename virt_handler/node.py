@@ -22,6 +22,7 @@ from typing import Any
 
 from virt_client.api.constants import HEARTBEAT_ANNOTATION, SCHEDULABLE_NODE_LABEL
 from virt_client.api.times import rfc3339
+from virt_client.api.views import NodeView
 from virt_client.clock import Clock
 from virt_client.errors import ApiError, TransportError
 from virt_client.kube import KubeClient
@@ -59,9 +60,9 @@ def device_resources(hypervisor: Hypervisor, *, kvm_works: bool, capacity: int) 
 
 
 def resources_differ(node: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
-    status = node.get("status") or {}
-    return any(((status.get(field) or {}).get(name)) != value
-               for field in ("capacity", "allocatable") for name, value in wanted.items())
+    status = NodeView(node).status
+    return any(resources.get(name) != value
+               for resources in (status.capacity, status.allocatable) for name, value in wanted.items())
 
 
 class NodeAgent:

@@ -26,6 +26,7 @@ from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.json_patch import is_test_failure
 from virt_client.api.objects import is_final
 from virt_client.api.times import rfc3339
+from virt_client.api.views import PodView, VirtualMachineInstanceView
 from virt_client.clock import Clock
 from virt_client.controller import DONE, RequeueAfter, Result
 from virt_client.errors import ApiError, Conflict, Invalid, TransportError
@@ -105,9 +106,8 @@ class VMIReconciler:
                       and (vmi.get("status") or {}).get("phase") == Phase.SCHEDULED)
 
     def is_mine(self, vmi: Mapping[str, Any]) -> bool:
-        labels = (vmi.get("metadata") or {}).get("labels") or {}
-        node = (vmi.get("status") or {}).get("nodeName")
-        return labels.get(NODE_NAME_LABEL) == self.node_name and node in (None, "", self.node_name)
+        view = VirtualMachineInstanceView(vmi)
+        return view.labels.get(NODE_NAME_LABEL) == self.node_name and view.node_name in ("", self.node_name)
 
     async def reconcile(self, key: str) -> Result:
         vmi = self.get(key)
@@ -206,22 +206,22 @@ class VMIReconciler:
 
     async def _launcher_image(self, vmi: Mapping[str, Any], uid: str) -> str:
         """The compute container's image of the launcher Pod, and its Pod IP (looked up once per VMI)."""
-        status = vmi.get("status") or {}
-        wants_ip = bool((vmi.get("spec") or {}).get("networks")) and not status.get("interfaces")
-        if uid in self._images or (status.get("launcherContainerImageVersion") and not wants_ip):
+        view = VirtualMachineInstanceView(vmi)
+        wants_ip = bool(view.spec.networks) and not view.status.interfaces
+        if uid in self._images or (view.status.launcher_container_image_version and not wants_ip):
             return self._images.get(uid, "")
         image = ""
-        namespace = str((vmi.get("metadata") or {}).get("namespace") or "")
+        namespace = view.namespace
         try:
             pods = await self.client.list(PODS, namespace, label_selector=f"{CREATED_BY_LABEL}={uid}")
         except (ApiError, TransportError) as exc:
             log.debug("VMI %s: cannot list its launcher Pod: %s", uid, exc)
             return ""
-        for pod in pods.get("items") or ():
-            for container in (pod.get("spec") or {}).get("containers") or ():
-                if container.get("name") == LAUNCHER_COMPUTE_CONTAINER:
-                    image = str(container.get("image") or "")
-            self._pod_ips[uid] = str((pod.get("status") or {}).get("podIP") or "")
+        for pod in map(PodView, pods.get("items") or ()):
+            for container in pod.spec.containers:
+                if container.name == LAUNCHER_COMPUTE_CONTAINER:
+                    image = container.image
+            self._pod_ips[uid] = pod.status.pod_ip or ""
         if not wants_ip or self._pod_ips.get(uid):  # else look again: the Pod has no IP yet
             self._images[uid] = image
         return image

@@ -19,6 +19,8 @@ from virt_client.api import conditions as c
 from virt_client.api.constants import (
     VM_GENERATION_ANNOTATION,
     ConditionReason,
+    DataVolumeConditionType,
+    DataVolumePhase,
     RunStrategy,
     StateChangeRequestAction,
 )
@@ -27,6 +29,7 @@ from virt_client.api.constants import VirtualMachineInstanceConditionType as Con
 from virt_client.api.constants import VirtualMachinePrintableStatus as PS
 from virt_client.api.objects import is_final, phase
 from virt_client.api.times import rfc3339
+from virt_client.api.views import DataVolumeView, find_condition
 from virt_controller.vm.backoff import BACKOFF_STRATEGIES, next_start_failure
 from virt_controller.vm.plan import VMSnapshot, has_start_request, run_strategy
 
@@ -52,12 +55,11 @@ def referenced_volumes(vm: Mapping[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def _dv_error(dv: Mapping[str, Any]) -> bool:
-    status = dv.get("status") or {}
-    if status.get("phase") == "Failed":
+    status = DataVolumeView(dv).status
+    if status.phase is DataVolumePhase.FAILED:
         return True
-    running = c.find(status.get("conditions"), "Running")
-    return running is not None and running.get("status") == "False" and running.get("reason") in (
-        "Error", "ImagePullFailed")
+    running = find_condition(status.conditions, DataVolumeConditionType.RUNNING)
+    return running is not None and running.status == "False" and running.reason in ("Error", "ImagePullFailed")
 
 
 def is_set_to_start(vm: Mapping[str, Any], vmi: Mapping[str, Any] | None, strategy: RunStrategy | None) -> bool:

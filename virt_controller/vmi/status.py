@@ -26,6 +26,7 @@ from virt_client.api.constants import (
 )
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.views import PodView
 
 UNPROCESSED = frozenset({Phase.UNSET, Phase.PENDING})
 BEFORE_RUNNING = frozenset({Phase.UNSET, Phase.PENDING, Phase.SCHEDULING, Phase.SCHEDULED})
@@ -36,18 +37,18 @@ POD_NOT_EXISTS_REASON = "PodNotExists"
 
 def pod_is_down(pod: Mapping[str, Any]) -> bool:
     """The Pod ended or is being deleted: the launcher is gone or going."""
-    phase = (pod.get("status") or {}).get("phase")
-    return phase in ("Succeeded", "Failed") or bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    view = PodView(pod)
+    return view.phase in ("Succeeded", "Failed") or view.is_deleting
 
 
 def pod_is_running(pod: Mapping[str, Any]) -> bool:
     """Ready in KubeVirt's sense: bound, phase Running and `compute` running (when reported)."""
-    status = pod.get("status") or {}
-    if status.get("phase") != "Running" or not (pod.get("spec") or {}).get("nodeName"):
+    view = PodView(pod)
+    if view.phase != "Running" or not view.spec.node_name:
         return False
-    for cs in status.get("containerStatuses") or ():
-        if cs.get("name") == LAUNCHER_COMPUTE_CONTAINER:
-            return "running" in (cs.get("state") or {})
+    for cs in view.status.container_statuses:
+        if cs.name == LAUNCHER_COMPUTE_CONTAINER:
+            return cs.state.running is not None
     return True
 
 
@@ -61,24 +62,23 @@ def pod_is_ready(pod: Mapping[str, Any]) -> bool:
 
 def pod_failure_reason(pod: Mapping[str, Any]) -> str:
     """Why the launcher Pod failed: its reason, its compute container's, or `PodFailed`."""
-    status = pod.get("status") or {}
-    if status.get("reason"):
-        return str(status["reason"])
-    for cs in status.get("containerStatuses") or ():
-        state = cs.get("state") or {}
-        for key in ("terminated", "waiting"):
-            if (state.get(key) or {}).get("reason"):
-                return str(state[key]["reason"])
+    status = PodView(pod).status
+    if status.reason:
+        return status.reason
+    for cs in status.container_statuses:
+        for state in (cs.state.terminated, cs.state.waiting):
+            if state is not None and state.reason:
+                return state.reason
     return POD_FAILED_REASON
 
 
 def image_pull_error(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     """(reason, message) when a container of the Pod waits on an image pull error."""
-    status = pod.get("status") or {}
-    for cs in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in IMAGE_PULL_REASONS:
-            return str(waiting["reason"]), str(waiting.get("message") or "")
+    status = PodView(pod).status
+    for cs in (*status.init_container_statuses, *status.container_statuses):
+        waiting = cs.state.waiting
+        if waiting is not None and waiting.reason in IMAGE_PULL_REASONS:
+            return waiting.reason, waiting.message
     return None
 
 
