@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from virt_client.api.constants import FINAL_MIGRATION_PHASES, RunStrategy
+from virt_client.api.constants import RunStrategy, VirtualMachineInstancePhase
+from virt_client.api.views import VirtualMachineInstanceMigrationView, VirtualMachineInstanceView
 
 from .config import AdmissionConfig
 from .review import FORBIDDEN, INVALID, NOT_SUPPORTED, REQUIRED, AdmissionRequest, Cause
@@ -141,20 +142,19 @@ def validate_migration_create(req: AdmissionRequest, config: AdmissionConfig, vm
         return [Cause("spec.priority", "spec.priority can only be set by KubeVirt", FORBIDDEN)]
     if vmi is None:
         return [Cause("spec.vmiName", f'the VMI "{vmi_name}" does not exist')]
-    if (vmi.get("status") or {}).get("phase") != "Running" or _meta(vmi).get("deletionTimestamp"):
+    vmi_view = VirtualMachineInstanceView(vmi)
+    if vmi_view.phase != VirtualMachineInstancePhase.RUNNING or vmi_view.is_deleting:
         return [Cause("spec.vmiName", f"Cannot migrate VMI {vmi_name}: it is not running")]
     cond = _condition(vmi, "LiveMigratable")
     if cond is not None and cond.get("status") == "False":
         return [Cause("spec.vmiName", f"Cannot migrate VMI, Reason: {cond.get('reason', '')}, "
                                       f"Message: {cond.get('message', '')}")]
     own = _meta(req.obj).get("name")
-    for other in migrations:
-        phase = (other.get("status") or {}).get("phase") or ""
-        if _meta(other).get("name") == own or phase in FINAL_MIGRATION_PHASES or _meta(other).get(
-                "deletionTimestamp"):
+    for other in map(VirtualMachineInstanceMigrationView, migrations):
+        if other.name == own or other.is_final or other.is_deleting:
             continue
         return [Cause("spec.vmiName", f"in-flight migration detected. Active migration job "
-                                      f"({_meta(other).get('name')}) is currently already in progress for VMI "
+                                      f"({other.name}) is currently already in progress for VMI "
                                       f"{vmi_name}.")]
     return []
 

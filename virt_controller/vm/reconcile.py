@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import Kind
-from virt_client.api.objects import controller_key, is_controlled_by
+from virt_client.api.objects import controller_key, is_controlled_by, is_deleting
 from virt_client.clock import Clock
 from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.errors import AlreadyExists, ApiError, NotFound
@@ -66,7 +66,7 @@ class VMController:
     def _vmi_updated(self, old: FrozenDict, new: FrozenDict) -> None:
         key = controller_key(new, Kind.VIRTUAL_MACHINE)
         if key:
-            if new["metadata"].get("deletionTimestamp"):
+            if is_deleting(new):
                 self.expectations.deletion_observed(key, str(new["metadata"].get("uid")))
             self.controller.enqueue_key(key)
 

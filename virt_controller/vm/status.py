@@ -27,7 +27,7 @@ from virt_client.api.constants import (
 from virt_client.api.constants import VirtualMachineConditionType as VMCond
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachinePrintableStatus as PS
-from virt_client.api.objects import is_final, phase
+from virt_client.api.objects import is_deleting, is_final, phase
 from virt_client.api.times import rfc3339
 from virt_client.api.views import DataVolumeView, find_condition
 from virt_controller.vm.backoff import BACKOFF_STRATEGIES, next_start_failure
@@ -75,10 +75,10 @@ def is_set_to_start(vm: Mapping[str, Any], vmi: Mapping[str, Any] | None, strate
 def printable_status(s: VMSnapshot, strategy: RunStrategy | None,
                      start_failure: Mapping[str, Any] | None) -> PS:
     vm, vmi = s.vm, s.vmi
-    if (vm.get("metadata") or {}).get("deletionTimestamp"):
+    if is_deleting(vm):
         return PS.TERMINATING
     if vmi is not None and not is_final(vmi) and (
-            (vmi.get("metadata") or {}).get("deletionTimestamp") or s.expecting_deletion):
+            is_deleting(vmi) or s.expecting_deletion):
         return PS.STOPPING
     if vmi is not None:
         ms = (vmi.get("status") or {}).get("migrationState") or {}
@@ -124,7 +124,7 @@ def trim_first_request_needed(vm: Mapping[str, Any], vmi: Mapping[str, Any] | No
     if req.get("action") == StateChangeRequestAction.STOP:
         return vmi is None or req.get("uid") is None or req.get("uid") != (vmi.get("metadata") or {}).get("uid")
     if req.get("action") == StateChangeRequestAction.START:
-        return vmi is not None and not (vmi.get("metadata") or {}).get("deletionTimestamp") and not is_final(vmi)
+        return vmi is not None and not is_deleting(vmi) and not is_final(vmi)
     return False
 
 
@@ -185,7 +185,7 @@ def compute_status(s: VMSnapshot, *, failure: tuple[str, str] | None = None, add
 
     status["created"] = vmi is not None
     status["ready"] = bool(vmi is not None and not is_final(vmi)
-                           and not (vmi.get("metadata") or {}).get("deletionTimestamp")
+                           and not is_deleting(vmi)
                            and c.has(_vmi_conds(vmi), Cond.READY, "True"))
     status["printableStatus"] = printable_status(s, strategy, start_failure).value
     status["conditions"] = _conditions(vm, vmi, failure, now)

@@ -24,7 +24,7 @@ from typing import Any
 
 from virt_client.api.constants import VMI_FINALIZER
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
-from virt_client.api.objects import is_final
+from virt_client.api.objects import is_deleting, is_final
 from virt_controller.pod_render import render_launcher_pod
 from virt_controller.settings import LauncherConfig
 from virt_controller.vmi.status import UNPROCESSED, compute_vmi, pod_is_down
@@ -96,12 +96,12 @@ def plan(s: VMISnapshot) -> list[Action]:
     pod = current_pod(s.pods)
     new = compute_vmi(vmi, pod, not s.expectations_satisfied, s.now)
     actions: list[Action] = []
-    deleted = bool((vmi.get("metadata") or {}).get("deletionTimestamp"))
+    deleted = is_deleting(vmi)
     finalizers = _finalizers(new)
 
     if is_final(new):
         for p in s.pods:
-            if not (p.get("metadata") or {}).get("deletionTimestamp"):
+            if not is_deleting(p):
                 actions.append(DeletePod(str(p["metadata"]["name"]), str(p["metadata"]["uid"])))
         if not s.pods and VMI_FINALIZER in finalizers:
             new["metadata"]["finalizers"] = [f for f in finalizers if f != VMI_FINALIZER]

@@ -151,7 +151,7 @@ def compute_vmi(vmi: Mapping[str, Any], pod: Mapping[str, Any] | None, pod_expec
                            "status": dict(vmi.get("status") or {})}
     status: dict[str, Any] = new["status"]
     phase = objects.phase(vmi)
-    deleted = bool(new["metadata"].get("deletionTimestamp"))
+    deleted = objects.is_deleting(new)
 
     if phase in UNPROCESSED:
         if deleted and pod is None and not pod_expected:

@@ -90,7 +90,7 @@ def vmi_from_template(rs: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan(s: RSSnapshot) -> list[Action]:
     rs = s.rs
-    if (rs.get("metadata") or {}).get("deletionTimestamp") or (rs.get("spec") or {}).get("paused"):
+    if is_deleting(rs) or (rs.get("spec") or {}).get("paused"):
         return []
     if not s.expectations_satisfied:
         return []

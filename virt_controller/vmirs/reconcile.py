@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import Kind
-from virt_client.api.objects import controller_key
+from virt_client.api.objects import controller_key, is_deleting
 from virt_client.api.times import rfc3339
 from virt_client.clock import Clock
 from virt_client.controller import DONE, Controller, Result
@@ -51,7 +51,7 @@ class ReplicaSetController:
     def _vmi_updated(self, old: FrozenDict, new: FrozenDict) -> None:
         key = controller_key(new, Kind.VIRTUAL_MACHINE_INSTANCE_REPLICA_SET)
         if key:
-            if new["metadata"].get("deletionTimestamp"):
+            if is_deleting(new):
                 self.expectations.deletion_observed(key, str(new["metadata"].get("uid")))
             self.controller.enqueue_key(key)
 
