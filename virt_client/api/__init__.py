@@ -5,7 +5,9 @@ Modules: ``constants`` (groups, kinds, phases, reasons, label/annotation/finaliz
 ``devices``, ``volumes``, ``vmi_status``, ``vmi``, ``vm``, ``migration``, ``replicaset``,
 ``datavolume``, ``options`` (subresource bodies), ``features`` (what we implement and
 ``unsupported_fields``), ``schema`` and ``crdgen`` (structural CRDs from the models) and
-``compatdoc`` (docs/compatibility.md from the feature list).
+``compatdoc`` (docs/compatibility.md from the feature list); ``objects`` (phase, is-final,
+is-deleting, keys and owner references of any object) and ``views`` (typed read-only views of
+cached objects, for reading on the hot path).
 
 Invariant: models round-trip any upstream-valid manifest exactly and keep unknown fields;
 nothing here does I/O except the two ``main`` entry points that write generated files.
