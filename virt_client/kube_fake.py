@@ -14,7 +14,8 @@ order (an object leaving a selector is DELETED for that watch), resumable from a
 410 Gone once `compact()` dropped it; dry run, which stores and notifies nothing.
 
 The per-object rules (system fields, update merge, Status errors) are in `object_rules.py`, the patch
-algorithms in `patches.py`, the selectors in `selectors.py`.
+algorithms in `patches.py` and the selectors in `selectors.py`, the same code virt-local's API
+server runs.
 
 Not modelled: namespaces as objects (any namespace exists), admission, validation beyond names,
 RBAC, garbage collection of dependents, bookmarks; lists always serve the latest state (a list's
@@ -30,7 +31,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
-from collections.abc import AsyncGenerator, Collection, Mapping
+import uuid
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,20 +50,30 @@ from virt_client.object_rules import (
     BUILTIN_GROUPS,
     STATUS_SUBRESOURCES,
     SYSTEM_FIELDS,
+    check_new_name,
     conflict,
+    metadata_changes_allowed,
     not_found,
     prepare_create,
+    prepare_status_update,
     prepare_update,
     resource_name,
     status_error,
 )
-from virt_client.patches import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from virt_client.patches import (
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+    builtin_merge_key_lookup,
+)
 from virt_client.resources import ResourceRef
-from virt_client.selectors import ObjectPredicate, object_matcher
+from virt_client.selectors import SelectorError, parse_field_selector, parse_label_selector
 
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" when cluster-scoped), name
 Entries = list[tuple[Key, dict[str, Any]]]  # `FakeKube.list` hides the builtin inside the class
 Objects = list[dict[str, Any]]
+ObjectPredicate = Callable[[Mapping[str, Any]], bool]
 Writes = list["Write"]
 
 
@@ -112,6 +124,19 @@ def _plain(body: Any) -> Any:
     return orjson.loads(encode(body))
 
 
+def _field(obj: Mapping[str, Any], path: str) -> str | None:
+    """The string value of a dotted field path (`spec.nodeName`), None when the object has none; the
+    fake serves every such path, where a real server answers 400 for a field it does not index."""
+    node: Any = obj
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if node is None:
+        return None
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return str(node)
+
+
 class FakeKube:
     """An in-memory API server behind the `KubeApi` verbs. Construct with keyword arguments only."""
 
@@ -140,8 +165,7 @@ class FakeKube:
         """Store an object as if created earlier, no write recorded; return it. Status and the system
         fields given (uid, creationTimestamp, deletionTimestamp, generation) are kept."""
         given = _plain(obj)
-        stored = prepare_create(ref, copy.deepcopy(given), namespace, now=self._now(), rnd=self._random,
-                                       has_status=False)
+        stored = self._prepare_create(ref, copy.deepcopy(given), namespace, has_status=False)
         for f in SYSTEM_FIELDS:
             if f in (given.get("metadata") or {}):
                 stored["metadata"][f] = given["metadata"][f]
@@ -265,8 +289,7 @@ class FakeKube:
     async def create(
         self, ref: ResourceRef, body: Mapping[str, Any], namespace: str | None = None, *, dry_run: bool = False
     ) -> dict[str, Any]:
-        obj = prepare_create(ref, _plain(body), namespace, now=self._now(), rnd=self._random,
-                             has_status=self._has_status(ref))
+        obj = self._prepare_create(ref, _plain(body), namespace, has_status=self._has_status(ref))
         name = obj["metadata"]["name"]
         self._maybe_fail("create", ref, name)
         if self._key(ref, obj["metadata"].get("namespace"), name) in self._objects:
@@ -313,7 +336,7 @@ class FakeKube:
                                   "the body of the request was in an unknown format - accepted media types "
                                   "include: application/json-patch+json, application/merge-patch+json, "
                                   "application/apply-patch+yaml")
-                patched = apply_strategic_merge_patch(current, _plain(patch))
+                patched = apply_strategic_merge_patch(current, _plain(patch), builtin_merge_key_lookup(ref.kind))
             else:
                 patched = apply_merge_patch(current, _plain(patch))
         except PatchError as e:
@@ -427,23 +450,36 @@ class FakeKube:
         old = self._existing(ref, namespace or md.get("namespace"), name)
         if md.get("resourceVersion") and md["resourceVersion"] != old["metadata"]["resourceVersion"]:
             raise conflict(ref, name)
-        if md.get("uid") and md["uid"] != old["metadata"]["uid"]:
-            raise status_error(422, "Invalid", ref, name, f'{ref.kind} "{name}" is invalid: metadata.uid: '
-                                                     f'Invalid value: "{md["uid"]}": field is immutable')
+        for cause in metadata_changes_allowed(body, old):
+            raise status_error(422, "Invalid", ref, name,
+                               f'{ref.kind} "{name}" is invalid: {cause["field"]}: {cause["message"]}')
         if status:
-            obj = copy.deepcopy(old)
-            if "status" in body:
-                obj["status"] = body["status"]
-            else:
-                obj.pop("status", None)
+            obj = prepare_status_update(body, old)
         else:
-            obj = prepare_update(ref, body, old, has_status=self._has_status(ref))
+            obj = prepare_update(body, old, has_status_subresource=self._has_status(ref), api_version=ref.api_version,
+                                 kind=ref.kind)
         self._record(verb, ref, old, sent, dry_run=dry_run, subresource=subresource, patch_type=patch_type)
         if obj == old or dry_run:
             return obj
         if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
             return self._remove(ref, obj)
         return self._commit(ref, obj, old)
+
+    def _prepare_create(self, ref: ResourceRef, obj: dict[str, Any], namespace: str | None, *,
+                        has_status: bool) -> dict[str, Any]:
+        md = obj.get("metadata") or {}
+        ns = ""
+        if ref.namespaced:
+            ns = namespace or md.get("namespace") or ""
+            if not ns:
+                raise ClientError(f"{ref} is namespaced: give a namespace or metadata.namespace")
+        out = prepare_create(obj, namespace=ns, now=self._now(), new_uid=self._new_uid, has_status_subresource=has_status,
+                             api_version=ref.api_version, kind=ref.kind, rnd=self._random)
+        check_new_name(ref, out["metadata"].get("name") or "")
+        return out
+
+    def _new_uid(self) -> str:
+        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
 
     def _has_status(self, ref: ResourceRef) -> bool:
         return (ref.group, ref.plural) in self._with_status
@@ -492,9 +528,16 @@ class FakeKube:
 
     def _matcher(self, label_selector: str | None, field_selector: str | None) -> ObjectPredicate:
         try:
-            return object_matcher(label_selector, field_selector)
-        except ValueError as e:
-            raise error_from_status(400, failure_status(400, str(e), "BadRequest")) from None
+            labels, fields = parse_label_selector(label_selector or ""), parse_field_selector(field_selector or "")
+        except SelectorError as e:
+            raise error_from_status(400, failure_status(400, f"unable to parse requirement: {e.message}",
+                                                        "BadRequest")) from None
+
+        def match(obj: Mapping[str, Any]) -> bool:
+            md = obj.get("metadata") or {}
+            return labels.matches(md.get("labels")) and fields.matches(lambda path: _field(obj, path))
+
+        return match
 
     def _maybe_fail(self, verb: str, ref: ResourceRef, name: str | None) -> None:
         for failure in self._failures:

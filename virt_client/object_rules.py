@@ -1,10 +1,14 @@
-"""The rules an API server applies to objects on write, as pure functions over plain dicts, for the
-in-memory `FakeKube`: system fields on create (uid, creationTimestamp, generation, generateName,
-name validation), the merge of an update with the stored object, and the `Status` errors worded as
-kube-apiserver words them (`pods "x" not found`, `Operation cannot be fulfilled on ...`).
+"""The rules an API server applies to objects on write, as pure functions over plain dicts: system
+fields on create (uid, creationTimestamp, generation, generateName), the merge of an update with the
+stored object (system fields and status kept, `metadata.generation` moved only by a spec change),
+status writes, and, for the in-memory `FakeKube`, the `Status` errors worded as kube-apiserver words
+them (`pods "x" not found`, `Operation cannot be fulfilled on ...`) and its name check.
 
-Invariants: pure (the clock's time and the random source are passed in); errors are the
-`virt_client.errors` classes `KubeClient` raises for the same answer.
+virt-local's API server and `FakeKube` both write objects through `prepare_create`,
+`prepare_update` and `prepare_status_update`, so the two agree on every system field.
+
+Invariants: pure (the clock's time, the uid source and the random source are passed in); inputs are
+never changed; errors are the `virt_client.errors` classes `KubeClient` raises for the same answer.
 """
 
 from __future__ import annotations
@@ -12,13 +16,12 @@ from __future__ import annotations
 import copy
 import random
 import re
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from virt_client import resources as r
 from virt_client.api.status import failure_status
-from virt_client.errors import ApiError, ClientError, error_from_status
+from virt_client.errors import ApiError, error_from_status
 from virt_client.resources import ResourceRef
 
 STATUS_SUBRESOURCES: frozenset[ResourceRef] = frozenset(
@@ -29,7 +32,8 @@ BUILTIN_GROUPS = frozenset({"", "apps", "batch", "coordination.k8s.io", "policy"
                              "rbac.authorization.k8s.io", "storage.k8s.io", "discovery.k8s.io", "events.k8s.io"})
 SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
+                 "selfLink")
 
 
 def status_error(code: int, reason: str, ref: ResourceRef, name: str, message: str) -> ApiError:
@@ -52,60 +56,98 @@ def conflict(ref: ResourceRef, name: str, why: str = "") -> ApiError:
     return status_error(409, "Conflict", ref, name, message)
 
 
+def check_new_name(ref: ResourceRef, name: str) -> None:
+    """Raise the 422 Invalid a server answers for a missing or malformed `metadata.name`."""
+    if not name:
+        raise status_error(422, "Invalid", ref, "", f"{ref.kind} \"\" is invalid: metadata.name: Required value: "
+                                                    "name or generateName is required")
+    if len(name) > 253 or not SUBDOMAIN.fullmatch(name):
+        raise status_error(422, "Invalid", ref, name,
+                           f'{ref.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
+                           "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+                           "'-' or '.', and must start and end with an alphanumeric character")
+
+
+def generated_name(prefix: str, rnd: random.Random | None = None) -> str:
+    """`generateName` plus five random characters, the prefix cut to leave room for them."""
+    source = rnd or random
+    return prefix[:58] + "".join(source.choice(GEN_ALPHABET) for _ in range(5))
+
+
 def spec_part(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything but metadata, status and the type fields: what moves `metadata.generation`."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
-def prepare_create(ref: ResourceRef, obj: dict[str, Any], namespace: str | None, *, now: str,
-                   rnd: random.Random, has_status: bool) -> dict[str, Any]:
-    """Fill in the system fields of a new object (in place; `obj` is the caller's private copy)."""
-    md = obj.setdefault("metadata", {})
-    if ref.namespaced:
-        ns = namespace or md.get("namespace")
-        if not ns:
-            raise ClientError(f"{ref} is namespaced: give a namespace or metadata.namespace")
-        md["namespace"] = ns
+def prepare_create(obj: Mapping[str, Any], *, namespace: str, now: str, new_uid: Callable[[], str],
+                   has_status_subresource: bool, api_version: str, kind: str,
+                   rnd: random.Random | None = None) -> dict[str, Any]:
+    """Fill in the system fields of a new object (`namespace` "" for a cluster-scoped one); a name is
+    generated from `generateName` when the object has none."""
+    out = dict(obj)
+    md = dict(out.get("metadata") or {})
+    out["apiVersion"], out["kind"] = api_version, kind
+    if not md.get("name") and md.get("generateName"):
+        md["name"] = generated_name(md["generateName"], rnd)
+    if namespace:
+        md["namespace"] = namespace
     else:
         md.pop("namespace", None)
-    if not md.get("name") and md.get("generateName"):
-        md["name"] = md["generateName"][:58] + "".join(rnd.choice(GEN_ALPHABET) for _ in range(5))
-    if not md.get("name"):
-        raise status_error(422, "Invalid", ref, "", f"{ref.kind} \"\" is invalid: metadata.name: Required value: "
-                                               "name or generateName is required")
-    if len(md["name"]) > 253 or not SUBDOMAIN.fullmatch(md["name"]):
-        raise status_error(422, "Invalid", ref, md["name"],
-                      f'{ref.kind} "{md["name"]}" is invalid: metadata.name: Invalid value: "{md["name"]}": '
-                      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                      "'-' or '.', and must start and end with an alphanumeric character")
-    obj["apiVersion"], obj["kind"] = ref.api_version, ref.kind
-    md["uid"] = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+    md["uid"] = new_uid()
     md["creationTimestamp"] = now
     md["generation"] = 1
     for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
         md.pop(f, None)
-    if has_status:
-        obj.pop("status", None)
-    return obj
+    out["metadata"] = md
+    if has_status_subresource:
+        out.pop("status", None)
+    return out
 
-def prepare_update(ref: ResourceRef, new: dict[str, Any], old: Mapping[str, Any], *,
-                   has_status: bool) -> dict[str, Any]:
-    """Merge a full update with the stored object: system fields, and status when the kind has a status
-    subresource, come from the stored object; generation moves when anything but metadata and status does."""
-    md, omd = dict(new.get("metadata") or {}), old["metadata"]
+
+def prepare_update(new: Mapping[str, Any], old: Mapping[str, Any], *, has_status_subresource: bool,
+                   api_version: str, kind: str) -> dict[str, Any]:
+    """Merge a client's full update with the stored object: system fields, the resourceVersion and
+    (when the kind has a status subresource) status come from the stored object; generation moves
+    when anything but metadata and status does."""
+    out = dict(new)
+    md = dict(out.get("metadata") or {})
+    omd = old["metadata"]
     for f in SYSTEM_FIELDS:
         if f in omd:
             md[f] = omd[f]
         else:
             md.pop(f, None)
-    md["name"], md["resourceVersion"] = omd["name"], omd["resourceVersion"]
-    if "namespace" in omd:
-        md["namespace"] = omd["namespace"]
-    new["apiVersion"], new["kind"], new["metadata"] = ref.api_version, ref.kind, md
-    if has_status:
+    md["name"] = omd["name"]
+    for f in ("namespace", "resourceVersion"):
+        if f in omd:
+            md[f] = omd[f]
+    out["apiVersion"], out["kind"] = api_version, kind
+    out["metadata"] = md
+    if has_status_subresource:
         if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
+            out["status"] = copy.deepcopy(old["status"])
         else:
-            new.pop("status", None)
-    if spec_part(new) != spec_part(old):
+            out.pop("status", None)
+    if spec_part(out) != spec_part(old):
         md["generation"] = int(omd.get("generation", 1) or 1) + 1
-    return new
+    return out
+
+
+def prepare_status_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
+    """A write to the status subresource changes status only."""
+    out = copy.deepcopy(dict(old))
+    if "status" in new:
+        out["status"] = new["status"]
+    else:
+        out.pop("status", None)
+    return out
+
+
+def metadata_changes_allowed(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Causes for forbidden metadata changes on update (empty when the update may go ahead)."""
+    causes = []
+    nmd, omd = new.get("metadata") or {}, old.get("metadata") or {}
+    if nmd.get("uid") and nmd.get("uid") != omd.get("uid"):
+        causes.append({"field": "metadata.uid", "reason": "FieldValueInvalid",
+                       "message": f'Invalid value: "{nmd.get("uid")}": field is immutable'})
+    return causes

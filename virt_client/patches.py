@@ -1,11 +1,16 @@
-"""The three PATCH bodies an API server applies, as pure functions: JSON patch (RFC 6902), merge
-patch (RFC 7386) and strategic merge for the built-in fields the components patch.
+"""JSON merge patch (RFC 7386), JSON patch (RFC 6902) and the entry points for strategic merge.
 
-Used by the in-memory `FakeKube`; the messages are worded as kube-apiserver's (evanphx/json-patch),
-so code that reads an error's message sees the same text from the fake and from a real server.
+These are the three patch types a Kubernetes API server accepts on PATCH:
+`application/merge-patch+json`, `application/json-patch+json` and
+`application/strategic-merge-patch+json` (the last implemented in `strategic_merge`, with the
+merge keys of the built-in kinds in `merge_keys`). virt-local's API server and the in-memory
+`FakeKube` both apply patches with these functions, so the fake answers as the server does.
 
-Invariants: inputs are never mutated; results share no containers with them; a malformed or
-inapplicable patch raises `PatchError`, a failed `test` operation `PatchTestFailed` (a subclass).
+Invariants:
+- Pure: no I/O; documents are plain JSON values (dict, list, str, int, float, bool, None).
+- Inputs are never mutated; every result shares no mutable containers with the inputs.
+- Failures raise `PatchError` (or `PatchConflict` for a failed `test`), with messages worded like
+  the evanphx/json-patch library kube-apiserver uses, so clients see familiar text.
 """
 
 from __future__ import annotations
@@ -16,48 +21,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.json_patch import failed_test_message
+from virt_client.merge_keys import BUILTIN_MERGE_KEYS, PRIMITIVE_MERGE, builtin_merge_key_lookup
+from virt_client.patch_errors import PatchConflict, PatchError
+from virt_client.strategic_merge import apply_strategic_merge_patch
+
+__all__ = [
+    "BUILTIN_MERGE_KEYS",
+    "PRIMITIVE_MERGE",
+    "PatchConflict",
+    "PatchError",
+    "apply_json_patch",
+    "apply_merge_patch",
+    "apply_strategic_merge_patch",
+    "builtin_merge_key_lookup",
+    "create_merge_patch",
+]
 
 _INDEX = re.compile(r"-?[0-9]+")
 
-# Lists of built-in kinds merged by key in a strategic merge patch (patchMergeKey in the Go types).
-MERGE_KEYS: Mapping[str, str] = {
-    "containers": "name",
-    "initContainers": "name",
-    "ephemeralContainers": "name",
-    "volumes": "name",
-    "volumeMounts": "mountPath",
-    "env": "name",
-    "ports": "containerPort",
-    "conditions": "type",
-    "ownerReferences": "uid",
-    "containerStatuses": "name",
-    "initContainerStatuses": "name",
-    "tolerations": "key",
-    "imagePullSecrets": "name",
-    "hostAliases": "ip",
-    "addresses": "type",
-}
-# Lists of scalars merged as sets (patchStrategy "merge" without a key).
-SET_LISTS = frozenset({"finalizers"})
 
-
-class PatchError(Exception):
-    """The patch is malformed or does not apply; `message` says why (a 422 Invalid)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class PatchTestFailed(PatchError):
-    """A JSON-patch `test` operation found another value: the object changed meanwhile."""
+# ---------------------------------------------------------------------------------------------
+# RFC 7386 merge patch
 
 
 def apply_merge_patch(doc: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
-    if not isinstance(patch, Mapping):
+    """Apply a JSON merge patch: objects merge recursively, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    result: dict[str, Any] = copy.deepcopy(dict(doc)) if isinstance(doc, Mapping) else {}
+    result: dict[str, Any] = copy.deepcopy(doc) if isinstance(doc, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -66,102 +57,33 @@ def apply_merge_patch(doc: Any, patch: Any) -> Any:
     return result
 
 
-def apply_strategic_merge_patch(doc: Any, patch: Any) -> Any:
-    """Strategic merge: maps merge as in a merge patch; lists in `MERGE_KEYS` merge by key (an
-    element `{"$patch": "delete", key: ...}` removes one), lists in `SET_LISTS` as sets, and
-    `$patch: replace` replaces a map; every other list is replaced."""
-    if not isinstance(patch, Mapping):
-        raise PatchError(f"a strategic merge patch must be a JSON object, got {type(patch).__name__}")
-    return _merge_map(doc if isinstance(doc, Mapping) else {}, patch)
+def create_merge_patch(old: Any, new: Any) -> Any:
+    """Return the merge patch that turns `old` into `new` (`{}` when they are equal).
+
+    Exact for any `new` whose objects hold no null members (a merge patch cannot set a null).
+    """
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return copy.deepcopy(new)
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = copy.deepcopy(value)
+        elif old[key] != value or type(old[key]) is not type(value):
+            if isinstance(old[key], dict) and isinstance(value, dict):
+                patch[key] = create_merge_patch(old[key], value)
+            else:
+                patch[key] = copy.deepcopy(value)
+    return patch
 
 
-def _merge_map(doc: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    directive = patch.get("$patch")
-    if directive == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    if directive == "delete":
-        return {}
-    if directive is not None:
-        raise PatchError(f"unknown patch type: {directive} in map")
-    result = copy.deepcopy(dict(doc))
-    for key, value in patch.items():
-        if key.startswith("$"):
-            continue
-        current = result.get(key)
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping):
-            result[key] = _merge_map(current if isinstance(current, Mapping) else {}, value)
-        elif isinstance(value, list) and key in MERGE_KEYS and isinstance(current, list):
-            result[key] = _merge_keyed(current, value, MERGE_KEYS[key])
-        elif isinstance(value, list) and key in SET_LISTS and isinstance(current, list):
-            result[key] = current + [copy.deepcopy(v) for v in value if v not in current]
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+# ---------------------------------------------------------------------------------------------
+# RFC 6902 JSON patch
 
 
-def _merge_keyed(current: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
-    result = copy.deepcopy(current)
-    for item in patch:
-        if not isinstance(item, Mapping) or merge_key not in item:
-            raise PatchError(f"map: {item!r} does not contain declared merge key: {merge_key}")
-        at = next((i for i, e in enumerate(result) if isinstance(e, Mapping) and e.get(merge_key) == item[merge_key]),
-                  None)
-        if item.get("$patch") == "delete":
-            if at is not None:
-                del result[at]
-        elif at is None:
-            result.append(copy.deepcopy(dict(item)))
-        else:
-            result[at] = _merge_map(result[at], item)
-    return result
-
-
-def apply_json_patch(doc: Any, ops: Any) -> Any:
-    """RFC 6902: add, remove, replace, move, copy and test, applied in order to a copy of `doc`."""
-    if not isinstance(ops, list):
-        raise PatchError(f"a JSON patch must be a list of operations, got {type(ops).__name__}")
-    result = copy.deepcopy(doc)
-    for number, op in enumerate(ops):
-        if not isinstance(op, Mapping):
-            raise PatchError(f"operation {number} is not an object: {op!r}")
-        kind, path = op.get("op"), op.get("path")
-        if not isinstance(path, str):
-            raise PatchError(f'operation {number} ({kind}) has no "path"')
-        if kind == "add":
-            result = _add(result, path, _value(op, "add"), "add")
-        elif kind == "remove":
-            result, _ = _remove(result, path)
-        elif kind == "replace":
-            result = _replace(result, path, _value(op, "replace"))
-        elif kind in ("move", "copy"):
-            source = op.get("from")
-            if not isinstance(source, str):
-                raise PatchError(f'{kind} operation does not apply: "from" is missing')
-            value = copy.deepcopy(_get(result, source, kind))
-            if kind == "move":
-                result, _ = _remove(result, source)
-            result = _add(result, path, value, kind)
-        elif kind == "test":
-            try:
-                actual = _get(result, path, "test")
-            except PatchError:
-                actual = None
-            if not json_equal(actual, op.get("value")):
-                raise PatchTestFailed(failed_test_message(path))
-        else:
-            raise PatchError(f"Unexpected kind: {kind}")
-    return result
-
-
-def _value(op: Mapping[str, Any], kind: str) -> Any:
-    if "value" not in op:
-        raise PatchError(f'{kind} operation does not apply: "value" is missing')
-    return copy.deepcopy(op["value"])
-
-
-def _pointer(path: str) -> list[str]:
+def _split_pointer(path: Any) -> list[str]:
+    """Split a JSON pointer into unescaped reference tokens ("" is the whole document)."""
+    if not isinstance(path, str):
+        raise PatchError(f"path must be a string, got {type(path).__name__}")
     if path == "":
         return []
     if not path.startswith("/"):
@@ -170,14 +92,24 @@ def _pointer(path: str) -> list[str]:
 
 
 def _index(token: str, length: int, path: str, *, allow_end: bool) -> int:
+    """Turn a reference token into a list index; negative indexes count from the end."""
     if token == "-" and allow_end:
         return length
-    if not _INDEX.fullmatch(token) or not -length <= int(token) < length + allow_end:
+    if not _INDEX.fullmatch(token):
         raise PatchError(f"Unable to access invalid index: {token}: invalid index referenced ({path})")
-    return int(token) + length if int(token) < 0 else int(token)
+    idx = int(token)
+    limit = length + 1 if allow_end else length
+    if idx < 0:
+        if idx < -length:
+            raise PatchError(f"Unable to access invalid index: {idx}: invalid index referenced ({path})")
+        idx += length
+    if idx >= limit:
+        raise PatchError(f"Unable to access invalid index: {idx}: invalid index referenced ({path})")
+    return idx
 
 
 def _parent(doc: Any, tokens: list[str], op: str, path: str) -> Any:
+    """Walk to the container holding the last token, or raise `<op> ... is missing path`."""
     node = doc
     for token in tokens[:-1]:
         if isinstance(node, dict) and token in node:
@@ -192,7 +124,7 @@ def _parent(doc: Any, tokens: list[str], op: str, path: str) -> Any:
 
 
 def _get(doc: Any, path: str, op: str) -> Any:
-    tokens = _pointer(path)
+    tokens = _split_pointer(path)
     if not tokens:
         return doc
     parent = _parent(doc, tokens, op, path)
@@ -203,8 +135,8 @@ def _get(doc: Any, path: str, op: str) -> Any:
     return parent[_index(tokens[-1], len(parent), path, allow_end=False)]
 
 
-def _add(doc: Any, path: str, value: Any, op: str) -> Any:
-    tokens = _pointer(path)
+def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:
+    tokens = _split_pointer(path)
     if not tokens:
         return value
     parent = _parent(doc, tokens, op, path)
@@ -216,7 +148,7 @@ def _add(doc: Any, path: str, value: Any, op: str) -> Any:
 
 
 def _replace(doc: Any, path: str, value: Any) -> Any:
-    tokens = _pointer(path)
+    tokens = _split_pointer(path)
     if not tokens:
         return value
     parent = _parent(doc, tokens, "replace", path)
@@ -229,11 +161,12 @@ def _replace(doc: Any, path: str, value: Any) -> Any:
     return doc
 
 
-def _remove(doc: Any, path: str) -> tuple[Any, Any]:
-    tokens = _pointer(path)
+def _remove(doc: Any, path: str, op: str = "remove") -> tuple[Any, Any]:
+    """Remove the value at `path`; return (new document, removed value)."""
+    tokens = _split_pointer(path)
     if not tokens:
         return None, doc
-    parent = _parent(doc, tokens, "remove", path)
+    parent = _parent(doc, tokens, op, path)
     if isinstance(parent, dict):
         if tokens[-1] not in parent:
             raise PatchError(f"Unable to remove nonexistent key: {tokens[-1]}: missing value")
@@ -241,14 +174,76 @@ def _remove(doc: Any, path: str) -> tuple[Any, Any]:
     return doc, parent.pop(_index(tokens[-1], len(parent), path, allow_end=False))
 
 
-def json_equal(a: Any, b: Any) -> bool:
+def _value(operation: Mapping[str, Any], kind: str) -> Any:
+    if "value" not in operation:
+        raise PatchError(f'{kind} operation does not apply: "value" is missing')
+    return copy.deepcopy(operation["value"])
+
+
+def _test(doc: Any, path: str, expected: Any) -> None:
+    tokens = _split_pointer(path)
+    if tokens:
+        parent = _parent(doc, tokens, "test", path)
+        if isinstance(parent, dict):
+            actual = parent.get(tokens[-1])
+        else:
+            try:
+                actual = parent[_index(tokens[-1], len(parent), path, allow_end=False)]
+            except PatchError:
+                actual = None
+    else:
+        actual = doc
+    if not _json_equal(actual, expected):
+        raise PatchConflict(failed_test_message(path))
+
+
+def _json_equal(a: Any, b: Any) -> bool:
     """Equality as JSON sees it: True is not 1, but 1 equals 1.0."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, int | float) and isinstance(b, int | float):
         return a == b
     return type(a) is type(b) and bool(a == b)
+
+
+def apply_json_patch(doc: Any, ops: Any) -> Any:
+    """Apply an RFC 6902 JSON patch (a list of operation objects) and return the new document."""
+    if not isinstance(ops, list):
+        raise PatchError(f"a JSON patch must be a list of operations, got {type(ops).__name__}")
+    result = copy.deepcopy(doc)
+    for number, operation in enumerate(ops):
+        if not isinstance(operation, dict):
+            raise PatchError(f"operation {number} is not an object: {operation!r}")
+        kind = operation.get("op")
+        if "path" not in operation:
+            raise PatchError(f'operation {number} ({kind}) has no "path"')
+        path = operation["path"]
+        if kind == "add":
+            result = _add(result, path, _value(operation, "add"))
+        elif kind == "remove":
+            result, _ = _remove(result, path)
+        elif kind == "replace":
+            result = _replace(result, path, _value(operation, "replace"))
+        elif kind in ("move", "copy"):
+            source = operation.get("from")
+            if not isinstance(source, str):
+                raise PatchError(f'{kind} operation does not apply: "from" is missing')
+            if kind == "move":
+                if path != source and path.startswith(source + "/"):
+                    raise PatchError(
+                        f"move operation does not apply: cannot move {source} into its child {path}"
+                    )
+                _get(result, source, "move")
+                result, value = _remove(result, source, "move")
+            else:
+                value = copy.deepcopy(_get(result, source, "copy"))
+            result = _add(result, path, value, kind)
+        elif kind == "test":
+            _test(result, path, operation.get("value"))
+        else:
+            raise PatchError(f"Unexpected kind: {kind}")
+    return result

@@ -1,50 +1,46 @@
-"""Matching of Kubernetes label selectors and node selector terms against plain dicts.
+"""Matching of Kubernetes label selectors and node selector terms against plain dicts, for the
+workload controllers and the scheduler.
 
-`matches_label_selector` implements `metav1.LabelSelector` (matchLabels + matchExpressions with
-In/NotIn/Exists/DoesNotExist; an empty selector matches everything, a missing one nothing when the
-caller says so). `matches_node_selector_term` implements `v1.NodeSelectorTerm` (expressions on labels
-with In/NotIn/Exists/DoesNotExist/Gt/Lt, and `matchFields` on `metadata.name`); a term with no
-requirements matches nothing, as in the scheduler.
+`matches_label_selector` is `metav1.LabelSelector` as `virt_client.selectors` parses it (an empty
+selector matches everything, a missing one nothing); a selector that does not parse matches nothing,
+as the controllers upstream skip an object whose selector they cannot convert.
+`matches_node_selector_term` is `v1.NodeSelectorTerm` (expressions on labels with
+In/NotIn/Exists/DoesNotExist/Gt/Lt, and `matchFields` on `metadata.name`), its operators evaluated by
+the same `Requirement` the label selectors use; a term with no requirements matches nothing, as in
+the scheduler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from virt_client.selectors import Operator, Requirement, SelectorError, label_selector_from_dict
 
-def _requirement(labels: Mapping[str, str], key: str, op: str, values: Sequence[str]) -> bool:
-    present = key in labels
-    if op == "In":
-        return present and labels[key] in values
-    if op == "NotIn":
-        return not present or labels[key] not in values
-    if op == "Exists":
-        return present
-    if op == "DoesNotExist":
-        return not present
-    if op in ("Gt", "Lt"):
-        if not present or len(values) != 1:
-            return False
-        try:
-            have, want = int(labels[key]), int(values[0])
-        except ValueError:
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
+_NODE_OPERATORS = {
+    "In": Operator.IN,
+    "NotIn": Operator.NOT_IN,
+    "Exists": Operator.EXISTS,
+    "DoesNotExist": Operator.DOES_NOT_EXIST,
+    "Gt": Operator.GREATER_THAN,
+    "Lt": Operator.LESS_THAN,
+}
+
+
+def _requirement(labels: Mapping[str, str], expr: Mapping[str, Any]) -> bool:
+    operator = _NODE_OPERATORS.get(expr.get("operator", ""))
+    values = tuple(str(v) for v in expr.get("values") or [])
+    if operator is None or (operator in (Operator.GREATER_THAN, Operator.LESS_THAN) and len(values) != 1):
+        return False
+    return Requirement(str(expr.get("key", "")), operator, values).matches(labels)
 
 
 def matches_label_selector(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """Whether `labels` satisfy a LabelSelector (None matches nothing, `{}` everything)."""
-    if selector is None:
+    try:
+        return label_selector_from_dict(selector).matches(labels)
+    except SelectorError:
         return False
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        if not _requirement(labels, expr.get("key", ""), expr.get("operator", ""), list(expr.get("values") or [])):
-            return False
-    return True
 
 
 def matches_node_selector_term(term: Mapping[str, Any], labels: Mapping[str, str], node_name: str) -> bool:
@@ -52,16 +48,10 @@ def matches_node_selector_term(term: Mapping[str, Any], labels: Mapping[str, str
     fields = list(term.get("matchFields") or [])
     if not exprs and not fields:
         return False
-    for expr in exprs:
-        if not _requirement(labels, expr.get("key", ""), expr.get("operator", ""), list(expr.get("values") or [])):
-            return False
-    for expr in fields:
-        if expr.get("key") != "metadata.name":
-            return False
-        if not _requirement({"metadata.name": node_name}, "metadata.name", expr.get("operator", ""),
-                            list(expr.get("values") or [])):
-            return False
-    return True
+    if not all(_requirement(labels, expr) for expr in exprs):
+        return False
+    return all(expr.get("key") == "metadata.name" and _requirement({"metadata.name": node_name}, expr)
+               for expr in fields)
 
 
 def matches_node_selector(selector: Mapping[str, Any], labels: Mapping[str, str], node_name: str) -> bool:

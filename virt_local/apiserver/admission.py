@@ -21,13 +21,14 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from virt_client.patches import PatchError, apply_json_patch
+from virt_client.selectors import SelectorError, label_selector_from_dict
+
 from . import errors
 from .aggregation import BackendError, BackendPool
-from .patch import PatchError, apply_json_patch
 from .rbac import UserInfo
 from .resources import ResourceInfo
 from .sa_admission import admit_pod
-from .selectors import SelectorError, label_selector_from_dict
 
 if TYPE_CHECKING:
     from .server import ApiServer

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from virt_client.api.status import failure_status
+from virt_client.selectors import LabelSelector, SelectorError, label_selector_from_dict
 from virt_local.apiserver.rbac_bootstrap import bootstrap_policy
-from virt_local.apiserver.selectors import LabelSelector, SelectorError, label_selector_from_dict
 
 __all__ = [
     "Decision",

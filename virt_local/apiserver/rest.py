@@ -19,22 +19,29 @@ from typing import Any, Protocol
 import orjson
 import yaml
 
+from virt_client import object_rules as objects
 from virt_client.api.json_patch import APPLY_FAILURE_MESSAGE, patch_apply_failure
 from virt_client.api.times import now_rfc3339
-
-from . import errors, objects, protobuf, table
-from .httpserver import Request, Response
-from .patch import (
+from virt_client.patches import (
     PatchError,
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
     builtin_merge_key_lookup,
 )
+from virt_client.selectors import (
+    FieldSelector,
+    LabelSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+
+from . import errors, protobuf, table
+from .httpserver import Request, Response
 from .rbac import UserInfo
 from .requestinfo import RequestInfo
 from .resources import ResourceInfo
-from .selectors import FieldSelector, LabelSelector, SelectorError, parse_field_selector, parse_label_selector
 from .store import Entry, Store, TooOld, TypeKey
 
 JSON = "application/json"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from virt_local.apiserver.objects import prepare_create, prepare_status_update, prepare_update
+from virt_client.object_rules import prepare_create, prepare_status_update, prepare_update
 
 
 def _create(obj: dict[str, Any], status_sub: bool = True) -> dict[str, Any]:

@@ -28,8 +28,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from virt_local.apiserver.merge_keys import PRIMITIVE_MERGE
-from virt_local.apiserver.patch_errors import PatchError
+from virt_client.merge_keys import PRIMITIVE_MERGE
+from virt_client.patch_errors import PatchError
 
 _PATCH = "$patch"
 _RETAIN_KEYS = "$retainKeys"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from virt_local.apiserver.selector_tokens import SelectorError
+from virt_client.selector_tokens import SelectorError
 
 _TERM_OPERATORS = ("!=", "==", "=")
 
