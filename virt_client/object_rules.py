@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import copy
 import random
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from virt_client import resources as r
 from virt_client.api.status import failure_status
 from virt_client.errors import ApiError, error_from_status
+from virt_client.names import dns1123_subdomain
 from virt_client.resources import ResourceRef
 
 STATUS_SUBRESOURCES: frozenset[ResourceRef] = frozenset(
@@ -30,7 +30,6 @@ STATUS_SUBRESOURCES: frozenset[ResourceRef] = frozenset(
 # Groups served by kube-apiserver itself; custom resources refuse strategic merge (415).
 BUILTIN_GROUPS = frozenset({"", "apps", "batch", "coordination.k8s.io", "policy", "networking.k8s.io",
                              "rbac.authorization.k8s.io", "storage.k8s.io", "discovery.k8s.io", "events.k8s.io"})
-SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
                  "selfLink")
@@ -61,11 +60,10 @@ def check_new_name(ref: ResourceRef, name: str) -> None:
     if not name:
         raise status_error(422, "Invalid", ref, "", f"{ref.kind} \"\" is invalid: metadata.name: Required value: "
                                                     "name or generateName is required")
-    if len(name) > 253 or not SUBDOMAIN.fullmatch(name):
-        raise status_error(422, "Invalid", ref, name,
-                           f'{ref.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
-                           "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                           "'-' or '.', and must start and end with an alphanumeric character")
+    if problems := dns1123_subdomain(name):
+        causes = [f'metadata.name: Invalid value: "{name}": {problem}' for problem in problems]
+        text = causes[0] if len(causes) == 1 else "[" + ", ".join(causes) + "]"
+        raise status_error(422, "Invalid", ref, name, f'{ref.kind} "{name}" is invalid: {text}')
 
 
 def generated_name(prefix: str, rnd: random.Random | None = None) -> str:

@@ -2,7 +2,7 @@
 
 Label selectors (`?labelSelector=`, `metav1.LabelSelector`) follow pkg/labels: the operators
 `=`, `==`, `!=`, `in`, `notin`, `>`, `<`, bare `key` (exists) and `!key` (does not exist), with
-label keys validated as qualified names and values as label values. Field selectors
+label keys validated as qualified names and values as label values (`virt_client.names`). Field selectors
 (`?fieldSelector=`) follow pkg/fields: comma-separated `field=value`, `field==value`,
 `field!=value` terms with `\\`, `\\,` and `\\=` escapes in values.
 
@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from virt_client.field_selectors import FieldRequirement, FieldSelector, parse_field_selector
+from virt_client.names import label_value, qualified_name
 from virt_client.selector_tokens import SelectorError, Token, tokenize
 
 __all__ = [
@@ -47,58 +48,19 @@ class Operator(StrEnum):
     LESS_THAN = "lt"
 
 
-_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
 def validate_label_key(key: str) -> None:
     """Raise `SelectorError` unless `key` is a qualified name (`[prefix/]name`)."""
-    parts = key.split("/")
-    if len(parts) > 2:
-        raise SelectorError(
-            f'key: Invalid value: "{key}": a qualified name must consist of alphanumeric characters, '
-            "'-', '_' or '.', and must start and end with an alphanumeric character, with an optional "
-            "DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        )
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            raise SelectorError(f'key: Invalid value: "{key}": prefix part must be non-empty')
-        if len(prefix) > 253:
-            raise SelectorError(
-                f'key: Invalid value: "{key}": prefix part must be no more than 253 characters'
-            )
-        if not _DNS_SUBDOMAIN.fullmatch(prefix):
-            raise SelectorError(
-                f'key: Invalid value: "{key}": prefix part a lowercase RFC 1123 subdomain must consist of '
-                "lower case alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character (e.g. 'example.com')"
-            )
-    if not name:
-        raise SelectorError(f'key: Invalid value: "{key}": name part must be non-empty')
-    if len(name) > 63:
-        raise SelectorError(f'key: Invalid value: "{key}": name part must be no more than 63 characters')
-    if not _NAME.fullmatch(name):
-        raise SelectorError(
-            f'key: Invalid value: "{key}": name part must consist of alphanumeric characters, '
-            "'-', '_' or '.', and must start and end with an alphanumeric character "
-            "(e.g. 'MyName', or 'my.name', or '123-abc')"
-        )
+    if problems := qualified_name(key):
+        raise SelectorError(f'key: Invalid value: "{key}": {"; ".join(problems)}')
 
 
 def validate_label_value(key: str, value: str) -> None:
     """Raise `SelectorError` unless `value` is a valid label value (63 characters at most)."""
-    if len(value) > 63:
-        raise SelectorError(f'values[0][{key}]: Invalid value: "{value}": must be no more than 63 characters')
-    if not _LABEL_VALUE.fullmatch(value):
-        raise SelectorError(
-            f'values[0][{key}]: Invalid value: "{value}": a valid label must be an empty string or '
-            "consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-            "alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345')"
-        )
+    if problems := label_value(value):
+        raise SelectorError(f'values[0][{key}]: Invalid value: "{value}": {"; ".join(problems)}')
 
 
 @dataclass(frozen=True)

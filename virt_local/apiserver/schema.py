@@ -19,11 +19,8 @@ from typing import Any
 
 import orjson
 
-from virt_local.apiserver.meta_validation import (
-    dns1123_label,
-    dns1123_subdomain,
-    object_meta_causes,
-)
+from virt_client.names import dns1123_label, dns1123_subdomain
+from virt_local.apiserver.meta_validation import object_meta_causes
 from virt_local.apiserver.schema_causes import Cause, CauseType, child, index
 from virt_local.apiserver.schema_crd import validate_crd
 from virt_local.apiserver.schema_structural import check_structural

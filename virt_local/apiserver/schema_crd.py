@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from virt_local.apiserver.meta_validation import dns1035_label, dns1123_subdomain
+from virt_client.names import dns1035_label, dns1123_subdomain
 from virt_local.apiserver.schema_causes import Cause, duplicate, index, invalid, not_supported, required
 from virt_local.apiserver.schema_structural import structural_causes
 

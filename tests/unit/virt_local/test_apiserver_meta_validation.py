@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from virt_local.apiserver.meta_validation import label_value, qualified_name
+from virt_client.names import label_value, qualified_name
 from virt_local.apiserver.schema import dns1123_label, object_meta_causes, validate_crd
 
 SUBDOMAIN_MSG = (
