@@ -9,22 +9,11 @@ from typing import Any
 import pytest
 
 from tests.support.apiserver import RunningApiServer
+from tests.support.gadgets import CRD, GADGETS
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.indexer import freeze
 from virt_client.kube import KubeClient, escape_pointer, patch_replace, patch_test
-
-GADGETS = r.ResourceRef("example.com", "v1", "gadgets", True, "Gadget")
-CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "gadgets.example.com"},
-    "spec": {"group": "example.com", "scope": "Namespaced",
-             "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-             "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                               "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                               "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}]},
-}
 
 
 def cm(name: str, **data: str) -> dict[str, Any]:

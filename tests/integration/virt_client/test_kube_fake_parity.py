@@ -12,25 +12,14 @@ from typing import Any
 import pytest
 
 from tests.support.apiserver import RunningApiServer, start_apiserver
+from tests.support.gadgets import CRD, GADGETS
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.api.json_patch import is_test_failure
 from virt_client.kube import KubeClient, WatchEvent, patch_replace, patch_test
 from virt_client.kube_api import KubeApi
 from virt_client.kube_fake import STATUS_SUBRESOURCES, FakeKube
-from virt_client.resources import ResourceRef
 
-GADGETS = ResourceRef("example.com", "v1", "gadgets", True, "Gadget")
-CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-    "metadata": {"name": "gadgets.example.com"},
-    "spec": {"group": "example.com", "scope": "Namespaced",
-             "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-             "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
-                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                               "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                               "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}]},
-}
 NS = "default"
 WAIT = 30.0  # a deadline for the real server's answers, not a timing assertion
 
