@@ -12,6 +12,7 @@ from typing import Any
 
 from virt_client.api.constants import RunStrategy, VirtualMachineInstancePhase
 from virt_client.api.views import VirtualMachineInstanceMigrationView, VirtualMachineInstanceView
+from virt_client.selectors import SelectorError, label_selector_from_dict
 
 from .config import AdmissionConfig
 from .review import FORBIDDEN, INVALID, NOT_SUPPORTED, REQUIRED, AdmissionRequest, Cause
@@ -84,25 +85,6 @@ def validate_vm(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
     return causes
 
 
-def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        if not isinstance(expr, Mapping):
-            return False
-        key, op, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def validate_vmirs(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
     spec = req.obj.get("spec")
     if not isinstance(spec, Mapping):
@@ -119,8 +101,12 @@ def validate_vmirs(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause
         causes.append(Cause("spec.template", "missing virtual machine template.", REQUIRED))
         return causes
     labels = _meta(template).get("labels") or {}
-    if isinstance(selector, Mapping) and not _selector_matches(selector, labels):
-        causes.append(Cause("spec.selector", "selector does not match labels."))
+    if isinstance(selector, Mapping):
+        try:
+            if not label_selector_from_dict(selector).matches(labels):
+                causes.append(Cause("spec.selector", "selector does not match labels."))
+        except SelectorError as e:
+            causes.append(Cause("spec.selector", f"spec.selector is invalid: {e.message}"))
     return causes + validate_vmi_spec(template.get("spec"), "spec.template.spec",
                                       config.permit_bridge_interface_on_pod_network)
 

@@ -198,7 +198,12 @@ def _vmirs(selector: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     (_vmirs({"matchLabels": {"a": "b"}}, {"a": "b"}), []),
     (_vmirs({"matchLabels": {"a": "b"}}, {"a": "c"}), ["spec.selector"]),
     (_vmirs({}, {"a": "b"}), ["spec.selector"]),
-], ids=["valid", "selector-mismatch", "empty-selector"])
+    (_vmirs({"matchExpressions": [{"key": "a", "operator": "In", "values": ["b", "c"]}]}, {"a": "c"}), []),
+    (_vmirs({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["c"]}]}, {"a": "c"}),
+     ["spec.selector"]),
+    (_vmirs({"matchExpressions": [{"key": "a", "operator": "Near", "values": ["c"]}]}, {"a": "c"}),
+     ["spec.selector"]),
+], ids=["valid", "selector-mismatch", "empty-selector", "expression-in", "expression-notin", "unknown-operator"])
 def test_vmirs_validator(obj: dict[str, Any], fields: list[str]) -> None:
     assert [c.field for c in validators.validate_vmirs(req(obj), CONFIG)] == fields
 
