@@ -4,8 +4,9 @@
     python hack/gen-certs.py apply --dir DIR [--namespace kubevirt] [--kubeconfig FILE]
 
 `generate` runs `virt-api certs generate` (ca.crt/ca.key, virt-api's serving tls.crt/tls.key, its
-client certificate handler-client.crt/.key for virt-handler) and adds virt-handler's serving pair
-handler-server.crt/.key, signed by the same CA. With `--keep-ca` an existing CA is reused, which is
+client certificate handler-client.crt/.key for virt-handler, common name
+`kubevirt.io:system:client:virt-handler`, the only one virt-handler serves) and adds virt-handler's
+serving pair handler-server.crt/.key (`kubevirt.io:system:node:virt-handler`), signed by the same CA. With `--keep-ca` an existing CA is reused, which is
 how certificates are rotated without breaking trust.
 
 `apply` runs `virt-api certs apply` (Secret `kubevirt-virt-api-certs`, caBundle of the APIServices and
@@ -37,11 +38,11 @@ from virt_api import certs as virt_api_certs  # noqa: E402
 from virt_api.manifests import CERT_SECRET, HANDLER_CLIENT_SECRET  # noqa: E402
 from virt_client.errors import NotFound  # noqa: E402
 from virt_client.kube import KubeClient  # noqa: E402
+from virt_client.peer_names import HANDLER_SERVER_CN  # noqa: E402
 from virt_client.resources import SECRETS  # noqa: E402
 from virt_client.tls import issue_certificate  # noqa: E402
 
 HANDLER_SERVER_SECRET = "kubevirt-virt-handler-server-certs"
-HANDLER_SERVER_CN = "kubevirt.io:system:node:virt-handler"
 
 
 def generate(directory: Path, namespace: str = "kubevirt", *, keep_ca: bool = False) -> None:

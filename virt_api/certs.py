@@ -22,6 +22,7 @@ from typing import Any
 
 from virt_client.errors import NotFound
 from virt_client.kube import KubeClient
+from virt_client.peer_names import VIRT_API_CLIENT_CN
 from virt_client.resources import SECRETS, ResourceRef
 from virt_client.tls import KeyPair, generate_ca, issue_certificate
 
@@ -45,7 +46,7 @@ def generate(directory: Path, namespace: str = "kubevirt", *, keep_ca: bool = Fa
     serving = issue_certificate(ca, f"virt-api.{namespace}.svc", dns_names=dns, ip_addresses=("127.0.0.1",),
                                 server=True)
     serving.write(directory / "tls.crt", directory / "tls.key")
-    client = issue_certificate(ca, "kubevirt.io:system:client:virt-api", client=True)
+    client = issue_certificate(ca, VIRT_API_CLIENT_CN, client=True)  # the one name virt-handler serves
     client.write(directory / "handler-client.crt", directory / "handler-client.key")
     return ca
 

@@ -17,6 +17,7 @@ from collections.abc import Generator, Sequence
 
 import uvicorn
 
+from virt_client import tls_alerts
 from virt_client.errors import ApiError, TransportError
 from virt_client.kube import KubeClient
 from virt_client.logs import setup_logging
@@ -114,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     settings = parse_args(args)
     setup_logging("virt-api", settings.log_level)
-    asyncio.run(run(settings))
+    tls_alerts.run(run(settings))  # a refused client certificate gets its TLS alert
 
 
 if __name__ == "__main__":

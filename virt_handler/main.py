@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from virt_client import tls_alerts
 from virt_client.api.constants import MIGRATION_TARGET_NODE_NAME_LABEL, NODE_NAME_LABEL
 from virt_client.clock import RealClock
 from virt_client.controller import Controller
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(run(settings))
+    tls_alerts.run(run(settings))  # a refused client certificate gets its TLS alert
 
 
 if __name__ == "__main__":

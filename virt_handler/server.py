@@ -7,7 +7,10 @@ Routes, under `/v1/namespaces/{namespace}/virtualmachineinstances/{name}/`:
   console or VNC unix socket, raw bytes in binary frames both ways.
 
 Built on aiohttp, which the Kubernetes client already loads, so the server costs almost no memory.
-Invariants: every TLS client must present a certificate signed by `--client-ca`; a stream ends for
+Invariants: every TLS client must present a certificate signed by `--client-ca` (else the handshake
+fails with a TLS alert such as `unknown_ca`), and only virt-api's certificate (common name
+`kubevirt.io:system:client:virt-handler`, see `virt_client.peer_names`) is served: any other
+certificate of the same CA gets 403 Forbidden before a route runs; a stream ends for
 both sides as soon as either side closes (socket EOF closes the websocket with 1000, a websocket
 close shuts the socket); the websocket is pinged every `heartbeat` seconds and dropped when a pong
 is missing.
@@ -19,8 +22,9 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -36,6 +40,7 @@ from virt_client.launcher_protocol import (
     LauncherError,
     LauncherUnreachable,
 )
+from virt_client.peer_names import HANDLER_SERVER_PEERS, refusal
 from virt_client.tls import CertificateFiles
 from virt_handler.launchers import LauncherPending, LauncherRegistry
 from virt_handler.reconcile import VMIReconciler
@@ -54,15 +59,33 @@ def status_response(code: int, reason: str, message: str) -> web.Response:
     return web.Response(status=code, body=orjson.dumps(failure_status(code, message, reason)), content_type="application/json")
 
 
+def peer_check(allowed: frozenset[str]) -> Callable[..., Any]:
+    """Middleware: a TLS request whose client certificate is not one of `allowed` gets 403."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        transport = request.transport
+        if transport is not None and transport.get_extra_info("ssl_object") is not None:
+            why = refusal(transport.get_extra_info("peercert"), allowed)
+            if why is not None:
+                log.warning("refused a client of %s: %s", request.path, why)
+                return status_response(403, "Forbidden", f"client certificate refused: {why}")
+        return await handler(request)
+
+    return check
+
+
 class HandlerServer:
     def __init__(self, settings: HandlerSettings, reconciler: VMIReconciler, launchers: LauncherRegistry,
-                 enqueue: Callable[[str], None], *, heartbeat: float = 10.0) -> None:
+                 enqueue: Callable[[str], None], *, heartbeat: float = 10.0,
+                 peers: frozenset[str] = HANDLER_SERVER_PEERS) -> None:
         self.settings = settings
         self.reconciler = reconciler
         self.launchers = launchers
         self.enqueue = enqueue
         self.heartbeat = heartbeat
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[peer_check(peers)])
         self.app.router.add_put(PREFIX + "/{action:pause|unpause|softreboot|reset}", self.action)
         self.app.router.add_get(PREFIX + "/{stream:console|vnc}", self.stream)
 

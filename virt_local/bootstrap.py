@@ -2,7 +2,10 @@
 
 - Certificates, all signed by the API server's CA (`<data-dir>/pki/ca.crt`): virt-api's serving
   certificate for `virt-api.kubevirt.svc` (and 127.0.0.1), one serving certificate per virt-handler,
-  and virt-api's client certificate for calling virt-handlers. Issued once, reused on restart.
+  and virt-api's client certificate for calling virt-handlers, with upstream's common names
+  (`virt_client.peer_names`: virt-handler serves only `kubevirt.io:system:client:virt-handler`).
+  Issued once and reused on restart; one whose common name is not the expected one (minted by an
+  older version) is issued again.
 - Component kubeconfigs (`<data-dir>/components/<name>.kubeconfig`) with client certificates whose
   user is the component's service account (`system:serviceaccount:kubevirt:<sa>`), so RBAC and
   virt-api's "KubeVirt users" checks see the same identities as on a cluster. A component whose RBAC is
@@ -27,8 +30,9 @@ import yaml
 from virt_client.api.constants import INSTALL_NAMESPACE
 from virt_client.errors import AlreadyExists
 from virt_client.kube import KubeClient
+from virt_client.peer_names import HANDLER_SERVER_CN, VIRT_API_CLIENT_CN
 from virt_client.resources import CRDS, ResourceRef
-from virt_client.tls import KeyPair, issue_certificate
+from virt_client.tls import KeyPair, certificate_subject, issue_certificate
 
 from .apply import Applier, load_documents
 from .errors import VirtLocalError
@@ -54,7 +58,7 @@ class Pki:
     def leaf(self, name: str, cn: str, *, orgs: tuple[str, ...] = (), dns: tuple[str, ...] = (),
              ips: tuple[str, ...] = (), server: bool = False, client: bool = False) -> tuple[Path, Path]:
         crt, key = self.dir / f"{name}.crt", self.dir / f"{name}.key"
-        if not (crt.exists() and key.exists()):
+        if not (crt.exists() and key.exists()) or certificate_subject(crt.read_bytes())[0] != cn:
             issue_certificate(self.ca, cn, organizations=orgs, dns_names=dns, ip_addresses=ips, server=server,
                               client=client).write(crt, key)
         return crt, key
@@ -65,10 +69,10 @@ class Pki:
                               "virt-api.kubevirt.svc.cluster.local", "localhost"))
 
     def virt_api_handler_client(self) -> tuple[Path, Path]:
-        return self.leaf("virt-api-handler-client", "kubevirt.io:system:client:virt-handler", client=True)
+        return self.leaf("virt-api-handler-client", VIRT_API_CLIENT_CN, client=True)
 
     def handler_serving(self, node: str) -> tuple[Path, Path]:
-        return self.leaf(f"virt-handler-{node}", f"kubevirt.io:system:node:{node}", server=True, client=True,
+        return self.leaf(f"virt-handler-{node}", HANDLER_SERVER_CN, server=True, client=True,
                          ips=("127.0.0.1",), dns=(node, "localhost"))
 
     def component_kubeconfig(self, component: str, url: str, masters: bool) -> Path:

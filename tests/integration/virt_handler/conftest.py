@@ -24,6 +24,7 @@ import pytest
 from tests.support.apiserver import RunningApiServer, free_port
 from virt_client.errors import NotFound
 from virt_client.kube import KubeClient
+from virt_client.peer_names import VIRT_API_CLIENT_CN
 from virt_client.resources import NODES, VMIS
 from virt_client.tls import KeyPair, client_context, generate_ca, issue_certificate
 
@@ -199,10 +200,10 @@ class HandlerNode:
 def make_pki(directory: Path) -> Pki:
     ca = generate_ca("kubevirt-test-ca")
     server = issue_certificate(ca, "virt-handler", dns_names=("localhost",), ip_addresses=("127.0.0.1",), server=True)
-    client = issue_certificate(ca, "virt-api", client=True)
+    client = issue_certificate(ca, VIRT_API_CLIENT_CN, client=True)
     pki = Pki(directory / "ca.crt", directory / "tls.crt", directory / "tls.key",
               directory / "client.crt", directory / "client.key")
-    pki.ca.write_bytes(ca.cert_pem)
+    ca.write(pki.ca, directory / "ca.key")  # the key lets a test mint other certificates of this CA
     server.write(pki.server_cert, pki.server_key)
     KeyPair(client.cert_pem, client.key_pem).write(pki.client_cert, pki.client_key)
     return pki
