@@ -4,7 +4,13 @@ Upstream (`pkg/virt-api/rest/authorizer.go`): kube-apiserver only authenticates 
 virt-api authorizes against RBAC on the `subresources.kubevirt.io` group by building a
 SubjectAccessReview from the identity headers and the URL. Pure: `resource_attributes` maps a
 request to the attributes (or None for a path that is not an API endpoint), `subject_access_review`
-builds the review body, `decision` reads the answer.
+builds the review body, `decision` reads the answer and `forbidden` words a denial.
+
+A denial is answered as kube-apiserver answers one (its `responsewriters.Forbidden`): 403 with a
+`Status` of reason `Forbidden`, message `<resource>.<group> "<name>" is forbidden: User "<user>"
+cannot <verb> resource "<resource>/<subresource>" in API group "<group>" in the namespace "<ns>"`,
+followed by `: <reason>` when the review gave one. (Upstream virt-api answers 401 with the reason as
+plain text, which clients report as an authentication failure.)
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from virt_client.api.constants import SUBRESOURCE_GROUP
 
 from .authn import UserInfo
+from .errors import SubresourceError
 
 ALLOWED_RESOURCES = ("virtualmachines", "virtualmachineinstances")
 VERBS = {"GET": "get", "HEAD": "get", "PUT": "update", "POST": "create", "PATCH": "patch", "DELETE": "delete"}
@@ -54,14 +61,28 @@ def subject_access_review(user: UserInfo, attributes: Mapping[str, str]) -> dict
 
 
 def decision(review: Mapping[str, Any]) -> tuple[bool, str]:
-    """(allowed, reason) from a SubjectAccessReview answer; a denial without reason gets one."""
+    """(allowed, reason) from a SubjectAccessReview answer; the reason as the authorizer gave it."""
     status = review.get("status") or {}
     allowed = bool(status.get("allowed")) and not status.get("denied")
-    reason = str(status.get("reason") or "")
-    if not allowed and not reason:
-        spec = review.get("spec") or {}
-        attrs = spec.get("resourceAttributes") or {}
-        resource = "/".join(x for x in (attrs.get("resource"), attrs.get("subresource")) if x)
-        reason = (f'User "{spec.get("user", "")}" cannot {attrs.get("verb", "")} resource "{resource}" in API group '
-                  f'"{attrs.get("group", "")}" in the namespace "{attrs.get("namespace", "")}"')
-    return allowed, reason
+    return allowed, str(status.get("reason") or "")
+
+
+def _quote(text: str) -> str:
+    """Go's `%q` for the plain strings of user names and resource names."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def forbidden(user: UserInfo, attributes: Mapping[str, str], reason: str = "") -> SubresourceError:
+    """The 403 `Status` kube-apiserver writes for `user` denied `attributes` (see the module docstring)."""
+    group, plural, name = attributes.get("group", ""), attributes.get("resource", ""), attributes.get("name", "")
+    resource = "/".join(x for x in (plural, attributes.get("subresource")) if x)
+    why = (f"User {_quote(user.username)} cannot {attributes.get('verb', '')} resource {_quote(resource)} "
+           f"in API group {_quote(group)}")
+    namespace = attributes.get("namespace", "")
+    why += f" in the namespace {_quote(namespace)}" if namespace else " at the cluster scope"
+    if reason:
+        why += f": {reason}"
+    qualified = f"{plural}.{group}" if group else plural
+    target = f"{qualified} {_quote(name)}" if name else qualified
+    return SubresourceError(403, f"{target} is forbidden: {why}", name=name, kind=plural, group=group,
+                            reason="Forbidden")

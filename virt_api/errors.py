@@ -3,8 +3,8 @@
 `SubresourceError` is raised by the pure decision functions and by the I/O shell; the app turns it
 into the HTTP answer. Invariant: the HTTP status equals `Status.code`; `details` names the object
 with group `kubevirt.io` and the lower-case kind, as upstream's `writeError` does. Two upstream
-quirks are kept as their own types: `PlainTextError` (authorization failures are 401 with the
-SubjectAccessReview reason as plain text; the guest-agent GET helpers answer 500 plain text).
+quirks are kept as their own type, `PlainTextError`: an unauthenticated request is 401 `request is
+not authenticated` as plain text, and the guest-agent GET helpers answer 500 plain text.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class SubresourceError(Exception):
 
 @dataclass
 class PlainTextError(Exception):
-    """A failure answered with a plain-text body (upstream's authorizer and GET helpers)."""
+    """A failure answered with a plain-text body (upstream's authenticator and GET helpers)."""
 
     code: int
     message: str

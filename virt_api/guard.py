@@ -2,8 +2,8 @@
 
 Order of checks on a non-public path (upstream `Compose` filter): a verified front-proxy client
 certificate (else 401 "request is not authenticated"), the identity from the X-Remote-* headers, a
-SubjectAccessReview for the subresource (denied: 401 with the review's reason as plain text; the
-review failed: 500). Public paths (discovery, health, metrics, OpenAPI) and the admission webhook
+SubjectAccessReview for the subresource (denied: 403 with a `Status` in kube-apiserver's words, see
+`authz.forbidden`; the review failed: 500). Public paths (discovery, health, metrics, OpenAPI) and the admission webhook
 paths pass without either, as upstream; nothing on them reads the identity headers.
 Websocket requests are refused with an HTTP answer before the upgrade.
 """
@@ -20,7 +20,7 @@ from prometheus_client import Counter, Histogram
 from virt_client.metrics import REGISTRY
 
 from .authn import authenticate, peer_certificate
-from .authz import resource_attributes
+from .authz import forbidden, resource_attributes
 from .discovery import is_public
 from .errors import PlainTextError, SubresourceError
 from .state import ApiState
@@ -108,7 +108,7 @@ class Guard:
                 return SubresourceError(404, "the server could not find the requested resource")
             allowed, reason = await self.state.authorize(user, attributes)
             if not allowed:
-                return PlainTextError(401, reason)
+                return forbidden(user, attributes, reason)
             scope.setdefault("state", {})["user"] = user
         except (SubresourceError, PlainTextError) as e:
             return e
