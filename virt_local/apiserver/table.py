@@ -3,7 +3,8 @@
 
 A Table has a `Name` column first, then the resource's printer columns (a CRD's
 additionalPrinterColumns, evaluated with Kubernetes JSONPath); without printer columns a CRD
-gets an `Age` column, as kube-apiserver does.
+gets an `Age` column, as kube-apiserver does. Nodes and Pods get the cells kube-apiserver computes
+for them (`builtin_printers`: STATUS `Ready`, READY `1/1`, ...).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 
 from virt_client.api.times import parse_rfc3339
 
+from .builtin_printers import NAME_COLUMN, printer_for
 from .httpserver import Request, Response
 from .jsonpath import JsonPathError, compile_path, format_printer_value
 from .resources import PrinterColumn, ResourceInfo
@@ -93,8 +95,17 @@ def _date_cell(value: Any) -> Any:
     return human_duration((datetime.datetime.now(datetime.UTC) - t).total_seconds())
 
 
-def _cells(r: ResourceInfo, obj: dict[str, Any]) -> list[Any]:
+def _age_cell(value: Any) -> str:
+    return str(_date_cell(value))
+
+
+def _cells(r: ResourceInfo, obj: dict[str, Any]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The row's cells and its conditions (kube-apiserver marks finished Pods `Completed`)."""
     cells: list[Any] = [obj.get("metadata", {}).get("name", "")]
+    printer = printer_for(r.group, r.plural)
+    if printer is not None:
+        more, conditions = printer.row(obj, _age_cell)
+        return cells + more, conditions
     for col in columns_of(r):
         path = _compiled(col.json_path)
         if path is None:
@@ -106,10 +117,13 @@ def _cells(r: ResourceInfo, obj: dict[str, Any]) -> list[Any]:
             values = []
         cell = format_printer_value(values, col.type)
         cells.append(_date_cell(cell) if col.type == "date" else cell)
-    return cells
+    return cells, []
 
 
 def _column_defs(r: ResourceInfo) -> list[dict[str, Any]]:
+    printer = printer_for(r.group, r.plural)
+    if printer is not None:
+        return [NAME_COLUMN, *printer.columns]
     defs = [{"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a "
              "namespace.", "priority": 0}]
     for c in columns_of(r):
@@ -124,7 +138,10 @@ def _partial(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _row(call: Call, obj: dict[str, Any]) -> dict[str, Any]:
     include = call.req.q("includeObject") or "Metadata"
-    row: dict[str, Any] = {"cells": _cells(call.r, obj)}
+    cells, conditions = _cells(call.r, obj)
+    row: dict[str, Any] = {"cells": cells}
+    if conditions:
+        row["conditions"] = conditions
     if include == "Object":
         row["object"] = obj
     elif include == "Metadata":
