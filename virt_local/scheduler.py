@@ -7,6 +7,10 @@ pure `scheduling` module against a `Cluster` snapshot that also holds the Pods t
 but the informer has not reported yet (the "assumed" Pods), so one pass never overcommits a node.
 An unschedulable Pod gets `PodScheduled=False`, reason `Unschedulable`, with kube-scheduler's message;
 the condition is written only when the message changes, and the Pod is retried on the next change.
+It also gets kube-scheduler's Warning event `FailedScheduling` with that message (`0/2 nodes are
+available: 2 Insufficient memory.`), from component `default-scheduler`: at once when the message is
+new, then again at most every `REPORT_SECONDS` while the Pod stays unschedulable. Repeats are one
+Event whose `count` grows (`virt_client.events`), as kube-scheduler's retries are.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.times import now_rfc3339
+from virt_client.clock import Clock, RealClock
 from virt_client.errors import ApiError, Conflict, NotFound, TransportError
+from virt_client.events import EventRecorder
 from virt_client.indexer import FrozenDict
 from virt_client.informer import EventHandler, Informer
 from virt_client.kube import KubeClient
@@ -31,6 +37,8 @@ DEFAULT_SCHEDULER = "default-scheduler"
 TERMINAL = ("Succeeded", "Failed")
 BIND_CONCURRENCY = 32
 RETRY_SECONDS = 30.0
+REPORT_SECONDS = 30.0
+FAILED_SCHEDULING = "FailedScheduling"
 
 
 def is_pending(pod: Mapping[str, Any], scheduler_name: str) -> bool:
@@ -61,10 +69,32 @@ def _unschedulable_message(pod: Mapping[str, Any]) -> str | None:
     return None
 
 
+class FailureReports:
+    """When a Pod's FailedScheduling event is due: for a new message at once, else every `interval`."""
+
+    def __init__(self, interval: float = REPORT_SECONDS) -> None:
+        self.interval = interval
+        self._last: dict[str, tuple[str, float]] = {}  # pod uid -> (message, when it was reported)
+
+    def due(self, uid: str, message: str, now: float) -> bool:
+        last = self._last.get(uid)
+        if last is not None and last[0] == message and now - last[1] < self.interval:
+            return False
+        self._last[uid] = (message, now)
+        return True
+
+    def forget(self, uid: str) -> None:
+        self._last.pop(uid, None)
+
+
 class Scheduler:
-    def __init__(self, client: KubeClient, *, scheduler_name: str = DEFAULT_SCHEDULER) -> None:
+    def __init__(self, client: KubeClient, *, scheduler_name: str = DEFAULT_SCHEDULER,
+                 clock: Clock | None = None) -> None:
         self.client = client
         self.scheduler_name = scheduler_name
+        self.clock = clock or RealClock()
+        self.recorder = EventRecorder(client, component=scheduler_name, clock=self.clock)
+        self._reports = FailureReports()
         self.pods = Informer(client, PODS)
         self.nodes = Informer(client, NODES)
         self._wake = asyncio.Event()
@@ -97,6 +127,7 @@ class Scheduler:
             self._wake.set()
         else:
             self._pending.pop(uid, None)
+            self._reports.forget(uid)
 
     def _pod_added(self, pod: FrozenDict) -> None:
         self._observe(pod)
@@ -111,10 +142,12 @@ class Scheduler:
         self._bound.discard(uid)
         self._running.pop(uid, None)
         self._pending.pop(uid, None)
+        self._reports.forget(uid)
         self._wake.set()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.recorder.run())
             tg.create_task(self.pods.run())
             tg.create_task(self.nodes.run())
             tg.create_task(self._loop())
@@ -158,8 +191,12 @@ class Scheduler:
                 cluster.add(decision.node, pod)
                 self._assumed[pod["metadata"]["uid"]] = (decision.node, pod)
                 writes.append((pod, decision))
-            elif _unschedulable_message(pod) != decision.message:
-                writes.append((pod, decision))
+            else:
+                if self._reports.due(str(pod["metadata"].get("uid")), decision.message, self.clock.monotonic()):
+                    self.recorder.warning({"apiVersion": "v1", "kind": "Pod", "metadata": pod["metadata"]},
+                                          FAILED_SCHEDULING, decision.message)
+                if _unschedulable_message(pod) != decision.message:
+                    writes.append((pod, decision))
         if not writes:
             return
         sem = asyncio.Semaphore(BIND_CONCURRENCY)
