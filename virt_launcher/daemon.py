@@ -92,6 +92,7 @@ class LibvirtDaemon:
             self.capabilities_dir = b / "cache" / "qemu" / "capabilities"
             self.qemu_run_dir = b / "run" / "qemu"
             self.log_file = b / "log" / "libvirtd.log"
+            self.qemu_log_dir = b / "log" / "qemu"
         else:
             self.socket_path = b / "runtime" / "libvirt" / "libvirt-sock"
             self.uri = f"qemu:///session?socket={self.socket_path}"
@@ -99,6 +100,11 @@ class LibvirtDaemon:
             self.capabilities_dir = b / "cache" / "libvirt" / "qemu" / "cache" / "capabilities"
             self.qemu_run_dir = b / "runtime" / "libvirt" / "qemu" / "run"
             self.log_file = b / "log" / "libvirtd.log"
+            self.qemu_log_dir = b / "cache" / "libvirt" / "qemu" / "log"  # <XDG_CACHE_HOME>/libvirt/qemu/log
+
+    def qemu_log(self, domain: str) -> Path:
+        """The domain's log: libvirt's notes and QEMU's stdout/stderr (`stdio_handler = "file"`)."""
+        return self.qemu_log_dir / f"{domain}.log"
 
     @property
     def pid(self) -> int | None:

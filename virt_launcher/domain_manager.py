@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from virt_launcher import vmi_fields as f
 from virt_launcher.errors import InvalidVMI, LauncherError, NoDomain
 from virt_launcher.libvirt_conn import Connection
 from virt_launcher.notifier import Notifier
+from virt_launcher.pod_log import log, vmi_fields
 from virt_launcher.settings import LauncherSettings
 
 
@@ -62,6 +64,7 @@ class DomainManager:
         self.spec: converter.DomainSpec | None = None
         self.vmi_ref: dict[str, str] = {}
         self.state: tuple[DomainState, str] | None = None
+        self.domain_defined = asyncio.Event()
         self.domain_started = asyncio.Event()
         self.domain_gone = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -110,10 +113,14 @@ class DomainManager:
                     await asyncio.to_thread(self._prepare_files, spec)
                 await asyncio.to_thread(conn.define, spec.xml)
                 self.spec = spec
+                log.info("domain %s defined", spec.name, extra=vmi_fields(self.vmi_ref))
                 self._on_first_define()
                 self.notifier.emit(domain_event(DomainEvent.ADDED, self.vmi_ref, self._info_dict(DomainState.SHUTOFF, "Unknown")))
             self.spec = spec
+            self.domain_defined.set()
             await asyncio.to_thread(conn.start, spec.start_paused)
+            log.info("domain %s started%s", spec.name, " paused" if spec.start_paused else "",
+                     extra=vmi_fields(self.vmi_ref))
             self.domain_started.set()
             self._poke.set()
             return await self._info_locked()
@@ -133,6 +140,7 @@ class DomainManager:
             if self.spec is None:
                 raise NoDomain("no domain has been synced yet")
             conn = self._connection()
+            log.info("command %s on domain %s", cmd, self.spec.name, extra=vmi_fields(self.vmi_ref))
             await asyncio.to_thread(ops[cmd], conn)
             self._poke.set()
             return await self._info_locked()
@@ -176,6 +184,9 @@ class DomainManager:
                 now = (domain_state.state_name(raw[0]), domain_state.reason_name(*raw))
                 if now != self.state:
                     self.state = now
+                    level = logging.ERROR if now[0] is DomainState.CRASHED else logging.INFO
+                    log.log(level, "domain %s is %s (reason %s)", self.spec.name, now[0], now[1],
+                            extra=vmi_fields(self.vmi_ref))
                     self.notifier.emit(domain_event(DomainEvent.MODIFIED, self.vmi_ref, self._info_dict(*now)))
                 if domain_state.is_final(now[0]) and self.domain_started.is_set():
                     await self._finish_locked()

@@ -8,6 +8,9 @@ Lifecycle of `run(settings)`:
 4. SIGTERM/SIGINT: ACPI shutdown, destroy once the grace period has passed;
 5. once the domain is gone: deliver the final events, stop the daemon, exit (0 when the domain ended
    as asked, 1 with the reason on stderr otherwise).
+
+Every step is logged as a JSON line on stderr (`pod_log`), with libvirtd's and QEMU's own lines
+forwarded, so the Pod log tells what happened and why the launcher exited.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from typing import Any
 
 from virt_client.launcher_protocol import (
@@ -34,6 +36,7 @@ from virt_launcher.domain_manager import DomainManager
 from virt_launcher.errors import InvalidVMI, LauncherError
 from virt_launcher.libvirt_conn import Connection
 from virt_launcher.notifier import Notifier
+from virt_launcher.pod_log import LineForwarder, log, vmi_fields
 from virt_launcher.settings import LauncherSettings
 
 #: After the grace period's destroy, how long to wait for the domain to be reported gone before exiting.
@@ -50,13 +53,19 @@ class Launcher:
         self.failure: str | None = None
         self.terminating = False
         self._terminate = asyncio.Event()
+        self._forwarders: list[LineForwarder] = []
+        self._forwarding: list[asyncio.Task[None]] = []
 
     def _vmi_ref(self) -> dict[str, str]:
         return self.manager.vmi_ref if self.manager else {}
 
+    def _fields(self) -> dict[str, Any]:
+        return vmi_fields(self._vmi_ref())
+
     def fail(self, reason: str, message: str) -> None:
         if self.failure is None:
             self.failure = f"{reason}: {message}"
+            log.error("the VMI failed: %s", self.failure, extra=self._fields())
             self.notifier.emit(launcher_event(LauncherEvent.FAILED, self._vmi_ref(), reason, message))
         self.done.set()
 
@@ -84,14 +93,19 @@ class Launcher:
                         migration_ports=s.migration_ports or default_migration_ports(str(s.private_dir)),
                         capabilities_cache=s.capabilities_cache, libvirtd=s.libvirtd))
                     await self.daemon.start()
+                    log.info("libvirtd started (pid %s)", self.daemon.pid)
+                    self._forward(tg, LineForwarder(self.daemon.log_file, "libvirt"))
                 self.manager = DomainManager(s, self.notifier, on_first_define=self._publish_capabilities)
                 self.manager.attach(await self._connect())
                 watchers = [tg.create_task(self.manager.watch_events()), tg.create_task(self._domain_timeout()),
                             tg.create_task(self._graceful_shutdown())]
                 if self.daemon is not None:
                     watchers.append(tg.create_task(self._supervise_daemon()))
+                    watchers.append(tg.create_task(self._forward_qemu_log(tg)))
                 server = CommandServer(s.socket_path, self._handle)
                 await server.start()
+                log.info("virt-launcher started (pid %d, hypervisor %s), serving %s", os.getpid(), s.hypervisor,
+                         s.socket_path)
                 self.notifier.emit(launcher_event(LauncherEvent.READY, {}, "", f"pid {os.getpid()}"))
                 if s.vmi is not None:
                     watchers.append(tg.create_task(self._initial_sync(s.vmi)))
@@ -100,6 +114,7 @@ class Launcher:
                 await server.close()
                 for w in watchers:
                     w.cancel()
+                await self._stop_forwarding()
                 self.notifier.emit(launcher_event(LauncherEvent.EXITING, self._vmi_ref(), "", self.failure or ""))
                 await self.notifier.wait_for_flush(s.final_notify_timeout)
                 notify_task.cancel()
@@ -109,10 +124,33 @@ class Launcher:
             if server is not None:
                 await server.close()
             await self._cleanup()
+            await self._stop_forwarding()
         if self.failure:
-            print(f"virt-launcher: {self.failure}", file=sys.stderr)
+            log.error("virt-launcher exiting: %s", self.failure, extra={**self._fields(), "exitCode": 1})
             return 1
+        log.info("virt-launcher exiting: the domain ended as asked", extra={**self._fields(), "exitCode": 0})
         return 0
+
+    def _forward(self, tg: asyncio.TaskGroup, forwarder: LineForwarder) -> None:
+        self._forwarders.append(forwarder)
+        self._forwarding.append(tg.create_task(forwarder.run()))
+
+    async def _forward_qemu_log(self, tg: asyncio.TaskGroup) -> None:
+        """Once a domain is defined, forward its QEMU log (QEMU's stderr) to ours."""
+        assert self.manager is not None and self.daemon is not None
+        await self.manager.domain_defined.wait()
+        assert self.manager.spec is not None
+        self._forward(tg, LineForwarder(self.daemon.qemu_log(self.manager.spec.name), "qemu"))
+
+    async def _stop_forwarding(self) -> None:
+        """Stop polling, then forward the lines written since the last poll (the last words of a QEMU)."""
+        for task in self._forwarding:
+            task.cancel()
+        await asyncio.gather(*self._forwarding, return_exceptions=True)
+        self._forwarding.clear()
+        forwarders, self._forwarders = self._forwarders, []
+        for forwarder in forwarders:
+            await forwarder.drain()
 
     async def _cleanup(self) -> None:
         m = self.manager
@@ -139,6 +177,13 @@ class Launcher:
             self.fail(exc.reason, str(exc))
 
     async def _handle(self, cmd: Command, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self._dispatch(cmd, args)
+        except LauncherError as exc:
+            log.error("command %s failed: %s", cmd, exc, extra={**self._fields(), "command": str(cmd), "reason": exc.reason})
+            raise
+
+    async def _dispatch(self, cmd: Command, args: dict[str, Any]) -> dict[str, Any]:
         m = self.manager
         assert m is not None
         if cmd is Command.PING:
@@ -172,6 +217,8 @@ class Launcher:
             self.fail("DomainTimeout", f"no domain started within {self.settings.domain_timeout:g}s")
 
     def _on_terminate(self) -> None:
+        if not self.terminating:
+            log.info("received a stop signal: shutting the domain down", extra=self._fields())
         self.terminating = True
         self._terminate.set()
 
@@ -194,6 +241,8 @@ class Launcher:
             await asyncio.wait_for(m.domain_gone.wait(), grace)
             return
         except TimeoutError:
+            log.warning("the domain did not shut down within its grace period of %gs: destroying it", grace,
+                        extra=self._fields())
             with contextlib.suppress(LauncherError):
                 await m.command(Command.KILL)
         # A domain that will not go (or whose state never reaches us) must not keep the Pod alive:
@@ -208,7 +257,7 @@ class Launcher:
         while True:
             status = await self.daemon.wait_exit()
             reason = f"libvirtd (pid {self.daemon.pid}) exited with status {status}"
-            print(f"virt-launcher: {reason}", file=sys.stderr)
+            log.error("%s", reason, extra=self._fields())
             self.notifier.emit(launcher_event(LauncherEvent.DAEMON_DIED, self._vmi_ref(), "DaemonDied", reason))
             old = self.manager.conn
             if old is not None:
@@ -226,6 +275,8 @@ class Launcher:
                 self.fail("DaemonFailed", f"{reason}; restart failed: {exc}")
                 return
             info = await self.manager.info()
+            log.info("libvirtd restarted (pid %s); domain %s/%s", self.daemon.pid, info.get("state", "absent"),
+                     info.get("reason", ""), extra=self._fields())
             self.notifier.emit(launcher_event(LauncherEvent.DAEMON_RESTARTED, self._vmi_ref(), "DaemonRestarted",
                                               f"libvirtd restarted (pid {self.daemon.pid}); domain "
                                               f"{info.get('state', 'absent')}/{info.get('reason', '')}"))

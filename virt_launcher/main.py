@@ -34,10 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     _without_tls()
     import asyncio
 
+    from virt_launcher import pod_log
     from virt_launcher.launcher import run
     from virt_launcher.settings import parse_args
 
     settings = parse_args(argv)
+    pod_log.setup()
     code = asyncio.run(run(settings))
     # The domain is gone and the events are delivered; a SIGTERM now (the Pod of a final VMI being
     # deleted) must not turn a clean exit into "killed by signal" (143) during interpreter teardown.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -132,3 +133,21 @@ async def test_sigterm_after_a_failed_start_exits_at_once(tmp_path: Path) -> Non
         if proc.returncode is None:
             proc.kill()
             await proc.communicate()
+
+
+async def test_pod_log_has_the_lifecycle_and_qemus_lines(launch: Any) -> None:
+    async with launch(tiny_vmi(kernel_boot=True)) as la:
+        await la.events.wait_for(domain_event("Modified", "Running"))
+        await la.wait_for_serial(b"GUEST-BOOTED")
+        la.proc.send_signal(signal.SIGTERM)
+        code, err = await la.wait_for_exit()
+    assert code == 0, err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    messages = [line["msg"] for line in lines if "subcomponent" not in line]
+    for expected in ("virt-launcher started", "libvirtd started (pid ", "domain e2e_tiny defined",
+                     "domain e2e_tiny started", "domain e2e_tiny is Running", "received a stop signal",
+                     "domain e2e_tiny is Shutoff (reason Shutdown)", "virt-launcher exiting: the domain ended as asked"):
+        assert any(m.startswith(expected) for m in messages), (expected, messages)
+    qemu = [line["msg"] for line in lines if line.get("subcomponent") == "qemu"]
+    assert any("qemu-system" in m for m in qemu), qemu  # libvirt's record of the QEMU command line
+    assert any("shutting down, reason=shutdown" in m for m in qemu), qemu  # QEMU's exit, after the last poll

@@ -187,3 +187,45 @@ async def test_no_domain_within_timeout_exits_non_zero_with_reason(tmp_path: Pat
         assert "DomainTimeout: no domain started within 0.3s" in err
         failed = await la.events.wait_for(lambda e: e["type"] == "launcher" and e["event"] == "Failed")
         assert failed["reason"] == "DomainTimeout"
+
+
+def pod_log(stderr: str) -> list[dict[str, Any]]:
+    """The launcher's stderr as JSON lines (every line must be one)."""
+    return [json.loads(line) for line in stderr.splitlines() if line.strip()]
+
+
+async def test_pod_log_tells_the_lifecycle_as_json_lines(tmp_path: Path) -> None:
+    vmi_file = tmp_path / "vmi.json"
+    vmi_file.write_bytes(proto.encode(make_vmi()))
+    async with launcher(tmp_path, "--vmi-file", str(vmi_file)) as la:
+        await la.events.wait_for(domain_event("Modified", "Running"))
+        await la.client.pause()
+        await la.events.wait_for(domain_event("Modified", "Paused", "User"))
+        with pytest.raises(LauncherError):
+            await la.client.pause()  # libvirt refuses to pause a paused domain
+        la.proc.send_signal(signal.SIGTERM)
+        code, err = await la.wait_for_exit()
+    assert code == 0
+    lines = pod_log(err)
+    assert {line["component"] for line in lines} == {"virt-launcher"}
+    assert all(line["timestamp"].endswith("Z") and ":" in line["pos"] for line in lines)
+    messages = [line["msg"] for line in lines]
+    assert messages[0].startswith("virt-launcher started (pid ")
+    for expected in ("domain demo_vm1 defined", "domain demo_vm1 started", "domain demo_vm1 is Running (reason Booted)",
+                     "command pause on domain demo_vm1", "domain demo_vm1 is Paused (reason User)",
+                     "received a stop signal: shutting the domain down",
+                     "virt-launcher exiting: the domain ended as asked"):
+        assert any(m.startswith(expected) for m in messages), (expected, messages)
+    failed = next(line for line in lines if line["level"] == "error")
+    assert failed["msg"].startswith("command pause failed: ") and failed["command"] == "pause"
+    assert (failed["namespace"], failed["name"], failed["uid"]) == ("demo", "vm1", "uid-1")
+    assert lines[-1]["exitCode"] == 0
+
+
+async def test_pod_log_says_why_the_launcher_failed(tmp_path: Path) -> None:
+    async with launcher(tmp_path, "--domain-timeout", "0.5") as la:
+        code, err = await la.wait_for_exit()
+    assert code == 1
+    last = pod_log(err)[-1]
+    assert (last["level"], last["exitCode"]) == ("error", 1)
+    assert last["msg"] == "virt-launcher exiting: DomainTimeout: no domain started within 0.5s"
