@@ -88,3 +88,27 @@ def test_vmi_deleted_goes_away_with_its_pod(stack: VirtLocal) -> None:
     stack.kubectl("delete", "vmi", "plain")
     assert stack.get("vmi", "plain") is None
     wait_for("launcher Pod of plain gone", lambda: not _launcher_pods(stack, "plain"), 60)
+
+
+def test_kubectl_shows_nodes_launcher_pod_and_its_log(stack: VirtLocal) -> None:
+    stack.kubectl("apply", "-f", "-", input=VMI.replace("name: plain", "name: logged"))
+    wait_for("VMI logged Running", lambda: stack.phase("vmi", "logged") == "Running", 60)
+    nodes = [line.split() for line in stack.kubectl("get", "nodes").stdout.splitlines()]
+    assert nodes[0][:3] == ["NAME", "STATUS", "ROLES"] and nodes[1][:2] == ["node-1", "Ready"]
+    pod = _launcher_pods(stack, "logged")[0]["metadata"]["name"]  # type: ignore[index]
+    row = stack.kubectl("get", "pod", str(pod)).stdout.splitlines()[1].split()
+    assert row[1:4] == ["1/1", "Running", "0"], row
+    # virt-api → virt-handler over mutual TLS with the certificate names virt-local minted
+    paused = stack.kubectl("replace", "--raw", "/apis/subresources.kubevirt.io/v1/namespaces/default/"
+                           "virtualmachineinstances/logged/pause", "-f", "-", input="{}", check=False)
+    assert paused.returncode == 0, paused.stderr
+
+    def log_lines() -> list[dict[str, object]]:
+        out = stack.kubectl("logs", str(pod), "-c", "compute").stdout
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    lines = wait_for("the launcher's Paused line", lambda: (got := log_lines()) and any(
+        str(line["msg"]).startswith("domain default_logged is Paused") for line in got) and got, 30)
+    assert {line["component"] for line in lines} == {"virt-launcher"}
+    assert any(str(line["msg"]).startswith("domain default_logged started") for line in lines)
+    stack.kubectl("delete", "vmi", "logged")
+    wait_for("launcher Pod of logged gone", lambda: not _launcher_pods(stack, "logged"), 60)
