@@ -7,7 +7,8 @@ Address lookup, first match wins:
    `spec.nodeName=<node>`, at its pod IP and port 8186.
 
 TLS: virt-api presents its client certificate and verifies the handler's certificate chain against
-the handler CA. Host names are not checked (handlers are reached by pod IP), as upstream.
+the handler CA, and its common name (`kubevirt.io:system:node:virt-handler`, `virt_client.peer_names`).
+Host names are not checked (handlers are reached by pod IP), as upstream.
 Request/response calls time out after 10 s; websocket streams are opened with the subprotocol
 `plain.kubevirt.io`.
 """
@@ -26,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from virt_client.api.constants import STREAM_SUBPROTOCOL
 from virt_client.errors import ApiError, TransportError
 from virt_client.kube import KubeClient
+from virt_client.peer_names import HANDLER_CLIENT_PEERS, require_peer_names
 from virt_client.resources import NODES, PODS
 
 from .errors import bad_request, internal
@@ -50,6 +52,7 @@ class HandlerTLS:
         if self.ca_file is not None:
             ctx.load_verify_locations(cafile=str(self.ca_file))
             ctx.verify_mode = ssl.CERT_REQUIRED
+            require_peer_names(ctx, HANDLER_CLIENT_PEERS)
         else:
             ctx.verify_mode = ssl.CERT_NONE
         if self.cert_file is not None and self.key_file is not None:

@@ -11,14 +11,21 @@ virt-handler's serving certificate, and each server accepts only the client type
 | virt-handler's migration listeners | `kubevirt.io:system:client:migration` (the source handler's client certificate) |
 
 (Upstream's name for virt-api's client certificate, `…:client:virt-handler`, is the Secret's name
-`kubevirt-virt-handler-certs`, not the holder's.) Pure: `refusal(peercert, allowed)` reads the
-dictionary `ssl.SSLSocket.getpeercert()` returns for a verified peer.
+`kubevirt-virt-handler-certs`, not the holder's.) And a client of virt-handler (virt-api) accepts only
+a server certificate named `kubevirt.io:system:node:virt-handler`, whatever address it dialled
+(handlers are reached by Pod IP, so host names are not checked).
+
+Pure: `refusal(peercert, allowed)` reads the dictionary `getpeercert()` returns for a verified peer.
+`require_peer_names(ctx, allowed)` makes a client context fail the handshake
+(`ssl.SSLCertVerificationError`) with any other server name, for asyncio connections (which wrap their
+socket with `SSLContext.wrap_bio`, and so use `ctx.sslobject_class`).
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 CLIENT_PREFIX = "kubevirt.io:system:client:"
 HANDLER_SERVER_CN = "kubevirt.io:system:node:virt-handler"
@@ -27,6 +34,7 @@ MIGRATION_CLIENT_CN = CLIENT_PREFIX + "migration"
 
 HANDLER_SERVER_PEERS = frozenset({VIRT_API_CLIENT_CN})
 MIGRATION_PEERS = frozenset({MIGRATION_CLIENT_CN})
+HANDLER_CLIENT_PEERS = frozenset({HANDLER_SERVER_CN})  # what virt-api accepts from a handler
 
 
 def common_name(peercert: Mapping[str, Any] | None) -> str:
@@ -41,8 +49,26 @@ def common_name(peercert: Mapping[str, Any] | None) -> str:
 def refusal(peercert: Mapping[str, Any] | None, allowed: frozenset[str]) -> str | None:
     """None when the peer may call, else why not (upstream's words: `common name is invalid, got <CN>`)."""
     if not peercert:
-        return "no client certificate"
+        return "no certificate"
     name = common_name(peercert)
     if name in allowed:
         return None
     return f"common name is invalid, got {name!r}"
+
+
+class _NamedPeerObject(ssl.SSLObject):
+    """An `SSLObject` that, once the handshake verified the chain, also checks the peer's name."""
+
+    allowed: ClassVar[frozenset[str]] = frozenset()
+
+    def do_handshake(self) -> None:
+        super().do_handshake()
+        why = refusal(self.getpeercert(), self.allowed)
+        if why is not None:
+            raise ssl.SSLCertVerificationError(ssl.SSL_ERROR_SSL, f"peer certificate refused: {why}")
+
+
+def require_peer_names(ctx: ssl.SSLContext, allowed: frozenset[str]) -> ssl.SSLContext:
+    """Make `ctx` (which verifies the peer's chain) also refuse a peer whose CN is not in `allowed`."""
+    ctx.sslobject_class = type("NamedPeerObject", (_NamedPeerObject,), {"allowed": allowed})
+    return ctx

@@ -25,6 +25,7 @@ import yaml
 
 from tests.support.apiserver import RunningApiServer, free_port, start_apiserver
 from virt_api import certs, manifests
+from virt_client.peer_names import HANDLER_SERVER_CN
 from virt_client.tls import generate_ca, issue_certificate
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -129,7 +130,7 @@ def start_stack(tmp: Path, *, webhooks: bool = False, extra_args: tuple[str, ...
         ca = certs.generate(cert_dir)
         handler_ca = generate_ca("fake-handler-ca")
         handler_ca.write(cert_dir / "handler-ca.crt", cert_dir / "handler-ca.key")
-        issue_certificate(handler_ca, "virt-handler", server=True, ip_addresses=("127.0.0.1",)).write(
+        issue_certificate(handler_ca, HANDLER_SERVER_CN, server=True, ip_addresses=("127.0.0.1",)).write(
             cert_dir / "handler.crt", cert_dir / "handler.key")
         handler = FakeHandler(cert_dir / "handler.crt", cert_dir / "handler.key", cert_dir / "ca.crt")
         handler.start()
