@@ -38,7 +38,7 @@ async def _healthz(request: Request) -> Response:
     if not st.ready:
         return _json({"apiserver": {"connectivity": "shutting down"}}, 500)
     try:
-        version = await st.kube.request("GET", "/version")
+        version = await st.server_version()
     except (ApiError, TransportError) as e:
         return _json({"apiserver": {"connectivity": "failed", "error": str(e)}}, 500)
     return _json({"apiserver": {"connectivity": "ok", "version": version}, "config-resource-version": ""})

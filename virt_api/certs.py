@@ -18,15 +18,17 @@ import asyncio
 import base64
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from virt_client.api.views import ObjectView
 from virt_client.errors import NotFound
 from virt_client.kube import KubeClient
+from virt_client.kube_api import KubeApi
 from virt_client.peer_names import VIRT_API_CLIENT_CN
 from virt_client.resources import SECRETS, ResourceRef
 from virt_client.tls import KeyPair, generate_ca, issue_certificate
 
 from .manifests import CERT_SECRET, VERSIONS
+from .wire import JsonObject, JsonValue, op_set
 
 APISERVICES = ResourceRef("apiregistration.k8s.io", "v1", "apiservices", False, "APIService")
 MUTATING = ResourceRef("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", False)
@@ -55,17 +57,17 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-async def apply(kube: KubeClient, directory: Path, namespace: str = "kubevirt") -> None:
+async def apply(kube: KubeApi, directory: Path, namespace: str = "kubevirt") -> None:
     """Publish the Secret and the caBundles."""
     ca_pem = (directory / "ca.crt").read_bytes()
-    secret: dict[str, Any] = {
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-        "metadata": {"name": CERT_SECRET, "namespace": namespace},
+    metadata: dict[str, JsonValue] = {"name": CERT_SECRET, "namespace": namespace}
+    secret: JsonObject = {
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": metadata,
         "data": {"tls.crt": _b64((directory / "tls.crt").read_bytes()),
                  "tls.key": _b64((directory / "tls.key").read_bytes()), "ca.crt": _b64(ca_pem)}}
     try:
         current = await kube.get(SECRETS, CERT_SECRET, namespace)
-        secret["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        metadata["resourceVersion"] = ObjectView(current).metadata.resource_version
         await kube.update(SECRETS, secret, namespace)
     except NotFound:
         await kube.create(SECRETS, secret, namespace)
@@ -80,7 +82,7 @@ async def apply(kube: KubeClient, directory: Path, namespace: str = "kubevirt") 
             cfg = await kube.get(ref, name)
         except NotFound:
             continue
-        ops = [{"op": "replace", "path": f"/webhooks/{i}/clientConfig/caBundle", "value": bundle}
+        ops = [op_set("replace", f"/webhooks/{i}/clientConfig/caBundle", bundle)
                for i in range(len(cfg.get("webhooks") or []))]
         if ops:
             await kube.patch(ref, name, ops, patch_type="json")

@@ -7,9 +7,9 @@ its group versions say `subresources.kubevirt.io/...`, and the resource list car
 
 from __future__ import annotations
 
-from typing import Any
-
 from virt_client.api.constants import SUBRESOURCE_GROUP
+
+from .wire import JsonObject
 
 VERSIONS = ("v1", "v1alpha3")
 PREFERRED = "v1"
@@ -34,7 +34,7 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def root_paths() -> dict[str, Any]:
+def root_paths() -> JsonObject:
     paths = ["/apis", "/openapi/v2", GROUP_PATH] + [f"{GROUP_PATH}/{v}" for v in VERSIONS]
     return {"paths": paths}
 
@@ -43,7 +43,7 @@ def _group_version(version: str) -> dict[str, str]:
     return {"groupVersion": f"{SUBRESOURCE_GROUP}/{version}", "version": version}
 
 
-def api_group() -> dict[str, Any]:
+def api_group() -> JsonObject:
     return {
         "kind": "APIGroup",
         "apiVersion": "v1",
@@ -54,11 +54,11 @@ def api_group() -> dict[str, Any]:
     }
 
 
-def api_group_list() -> dict[str, Any]:
+def api_group_list() -> JsonObject:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [api_group()]}
 
 
-def api_resource_list(version: str) -> dict[str, Any]:
+def api_resource_list(version: str) -> JsonObject:
     names = ["expand-vm-spec"]
     names += [f"virtualmachineinstances/{s}" for s in VMI_SUBRESOURCES]
     names += [f"virtualmachines/{s}" for s in VM_SUBRESOURCES]

@@ -19,18 +19,18 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 from virt_client.api.constants import STREAM_SUBPROTOCOL
+from virt_client.api.views import NodeView, PodView
 from virt_client.errors import ApiError, TransportError
-from virt_client.kube import KubeClient
+from virt_client.kube_api import KubeApi
 from virt_client.peer_names import HANDLER_CLIENT_PEERS, require_peer_names
 from virt_client.resources import NODES, PODS
 
-from .errors import bad_request, internal
+from .errors import BadRequestError, InternalError
 
 HANDLER_ADDRESS_ANNOTATION = "kubevirt.io/virt-handler-address"
 HANDLER_PORT = 8186
@@ -63,14 +63,15 @@ class HandlerTLS:
 class HandlerConnector:
     """Finds the handler of a node and talks to it."""
 
-    def __init__(self, kube: KubeClient, *, addresses: Mapping[str, str], tls: HandlerTLS,
-                 namespace: str = "kubevirt") -> None:
+    def __init__(self, kube: KubeApi, *, addresses: Mapping[str, str], tls: HandlerTLS,
+                 namespace: str = "kubevirt", transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._kube = kube
         self._addresses = dict(addresses)
         self._tls = tls
         self._namespace = namespace
         self._ssl = tls.context()
-        self._http = httpx.AsyncClient(verify=self._ssl, timeout=TIMEOUT, trust_env=False)
+        # `transport` replaces the network in unit tests (an ASGI app standing in for the handlers).
+        self._http = httpx.AsyncClient(verify=self._ssl, timeout=TIMEOUT, trust_env=False, transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -80,23 +81,22 @@ class HandlerConnector:
         if node in self._addresses:
             return self._addresses[node]
         try:
-            node_obj = await self._kube.get(NODES, node)
-            annotated = ((node_obj.get("metadata") or {}).get("annotations") or {}).get(HANDLER_ADDRESS_ANNOTATION)
+            annotated = NodeView(await self._kube.get(NODES, node)).annotations.get(HANDLER_ADDRESS_ANNOTATION)
             if annotated:
-                return str(annotated)
+                return annotated
         except ApiError:
             pass
         except TransportError as e:
-            raise internal(str(e)) from None
+            raise InternalError(str(e)) from None
         try:
             pods = await self._kube.list(PODS, self._namespace, label_selector="kubevirt.io in (virt-handler)",
                                          field_selector=f"spec.nodeName={node}")
         except (ApiError, TransportError) as e:
-            raise internal(str(e)) from None
-        items = [p for p in pods.get("items") or [] if (p.get("status") or {}).get("podIP")]
-        if len(items) != 1:
-            raise bad_request(f"No virt-handler on node {node} found")
-        ip = str(items[0]["status"]["podIP"])
+            raise InternalError(str(e)) from None
+        ips = [ip for ip in (PodView(p).status.pod_ip for p in pods.get("items") or []) if ip]
+        if len(ips) != 1:
+            raise BadRequestError(f"No virt-handler on node {node} found")
+        ip = ips[0]
         return f"[{ip}]:{HANDLER_PORT}" if ":" in ip else f"{ip}:{HANDLER_PORT}"
 
     @staticmethod
@@ -111,10 +111,10 @@ class HandlerConnector:
         try:
             resp = await self._http.request(method, url, content=body or None, params=dict(query or {}))
         except httpx.HTTPError as e:
-            raise internal(f"error talking to virt-handler at {address}: {type(e).__name__}: {e}") from None
+            raise InternalError(f"error talking to virt-handler at {address}: {type(e).__name__}: {e}") from None
         if resp.status_code // 100 != 2:
             text = resp.text.strip()
-            raise internal(f"unexpected return code {resp.status_code} ({resp.reason_phrase}), message: {text}")
+            raise InternalError(f"unexpected return code {resp.status_code} ({resp.reason_phrase}), message: {text}")
         return resp
 
     async def stream(self, node: str, namespace: str, name: str, action: str,
@@ -128,9 +128,9 @@ class HandlerConnector:
                                  open_timeout=TIMEOUT, ping_interval=None, max_size=None,
                                  server_hostname="virt-handler")
         except (OSError, ssl.SSLError, TimeoutError) as e:
-            raise internal(f"error dialing virt-handler at {address}: {e}") from None
+            raise InternalError(f"error dialing virt-handler at {address}: {e}") from None
         except Exception as e:  # websockets raises InvalidStatus / InvalidHandshake subclasses
-            raise internal(f"virt-handler refused the stream: {e}") from None
+            raise InternalError(f"virt-handler refused the stream: {e}") from None
 
 
 def parse_addresses(values: list[str]) -> dict[str, str]:
@@ -142,7 +142,3 @@ def parse_addresses(values: list[str]) -> dict[str, str]:
             raise ValueError(f"--handler-address wants NODE=HOST:PORT, got {v!r}")
         out[node] = addr
     return out
-
-
-def json_or_none(resp: httpx.Response) -> Any:
-    return resp.json() if resp.content else None

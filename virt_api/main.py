@@ -70,7 +70,8 @@ async def run(settings: Settings) -> None:
                                                     user_agent="virt-api-reviews")
     handlers = HandlerConnector(kube, addresses=settings.handler_addresses, tls=settings.handler_tls,
                                 namespace=settings.namespace)
-    state = ApiState(kube=kube, handlers=handlers, settings=settings, review_kube=review_kube)
+    state = ApiState(kube=kube, handlers=handlers, settings=settings, review_kube=review_kube,
+                     server_version=lambda: kube.request("GET", "/version"))
     try:
         await _wait_for_auth(state)
         tls = ReloadingContext(settings.tls_cert, settings.tls_key, state.client_ca)

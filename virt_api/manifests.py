@@ -10,14 +10,14 @@ on the documents). Run `python -m virt_api.manifests > manifests/virt-api.yaml` 
 from __future__ import annotations
 
 import base64
-import copy
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import yaml
 
 from virt_client.api.constants import INSTALL_NAMESPACE
 
 from . import rbac
+from .wire import JsonObject, JsonValue
 
 NAMESPACE = INSTALL_NAMESPACE
 SERVICE_ACCOUNT = "kubevirt-apiserver"
@@ -27,19 +27,19 @@ HANDLER_CLIENT_SECRET = "kubevirt-virt-handler-certs"
 VERSIONS = ("v1", "v1alpha3")
 
 
-def _svc(path: str) -> dict[str, Any]:
+def _svc(path: str) -> JsonObject:
     return {"service": {"name": "virt-api", "namespace": NAMESPACE, "path": path, "port": 443}, "caBundle": ""}
 
 
 def _webhook(name: str, path: str, resources: list[str], operations: list[str], *,
-             groups: list[str] | None = None) -> dict[str, Any]:
+             groups: list[str] | None = None) -> JsonObject:
     return {"name": name, "admissionReviewVersions": ["v1"], "sideEffects": "None", "failurePolicy": "Fail",
             "timeoutSeconds": 10, "clientConfig": _svc(path),
             "rules": [{"operations": operations, "apiGroups": groups or ["kubevirt.io"],
                        "apiVersions": list(VERSIONS), "resources": resources}]}
 
 
-def webhook_configurations() -> list[dict[str, Any]]:
+def webhook_configurations() -> list[JsonObject]:
     cu = ["CREATE", "UPDATE"]
     validating = [
         _webhook("virtualmachineinstances-create-validator.kubevirt.io", "/virtualmachineinstances-validate-create",
@@ -73,7 +73,7 @@ def webhook_configurations() -> list[dict[str, Any]]:
     ]
 
 
-def api_services() -> list[dict[str, Any]]:
+def api_services() -> list[JsonObject]:
     return [{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
              "metadata": {"name": f"{v}.subresources.kubevirt.io", "labels": {"kubevirt.io": "virt-api-aggregator"}},
              "spec": {"group": "subresources.kubevirt.io", "version": v, "groupPriorityMinimum": 1000,
@@ -81,15 +81,15 @@ def api_services() -> list[dict[str, Any]]:
                       "service": {"name": "virt-api", "namespace": NAMESPACE, "port": 443}}} for v in VERSIONS]
 
 
-def deployment() -> dict[str, Any]:
-    probe = {"httpGet": {"scheme": "HTTPS", "port": 8443, "path": "/apis/subresources.kubevirt.io/v1/healthz"},
+def deployment() -> JsonObject:
+    probe: JsonObject = {"httpGet": {"scheme": "HTTPS", "port": 8443, "path": "/apis/subresources.kubevirt.io/v1/healthz"},
              "initialDelaySeconds": 5, "periodSeconds": 10}
     args = ["--port", "8443", "--tls-cert", "/etc/virt-api/certificates/tls.crt",
             "--tls-key", "/etc/virt-api/certificates/tls.key",
             "--handler-client-cert", "/etc/virt-handler/clientcertificates/tls.crt",
             "--handler-client-key", "/etc/virt-handler/clientcertificates/tls.key",
             "--handler-ca", "/etc/virt-handler/clientcertificates/ca.crt", "--address", "$(POD_IP)"]
-    mounts = [{"name": "certs", "mountPath": "/etc/virt-api/certificates", "readOnly": True},
+    mounts: list[JsonObject] = [{"name": "certs", "mountPath": "/etc/virt-api/certificates", "readOnly": True},
               {"name": "handler-certs", "mountPath": "/etc/virt-handler/clientcertificates", "readOnly": True}]
     labels = {"kubevirt.io": "virt-api"}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -109,14 +109,14 @@ def deployment() -> dict[str, Any]:
                                                         "secret": {"secretName": HANDLER_CLIENT_SECRET}}]}}}}
 
 
-def service() -> dict[str, Any]:
+def service() -> JsonObject:
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "virt-api", "namespace": NAMESPACE, "labels": {"kubevirt.io": "virt-api"}},
             "spec": {"selector": {"kubevirt.io": "virt-api"},
                      "ports": [{"port": 443, "targetPort": 8443, "protocol": "TCP"}]}}
 
 
-def documents() -> list[dict[str, Any]]:
+def documents() -> list[JsonObject]:
     """Every object of `manifests/virt-api.yaml`, in apply order."""
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
@@ -126,20 +126,28 @@ def documents() -> list[dict[str, Any]]:
     ]
 
 
-def with_ca_bundle(docs: list[dict[str, Any]], ca_pem: bytes) -> list[dict[str, Any]]:
+def _trusting(doc: JsonObject, bundle: str) -> JsonObject:
+    spec, webhooks = doc.get("spec"), doc.get("webhooks")
+    if doc.get("kind") == "APIService" and isinstance(spec, Mapping):
+        return {**doc, "spec": {**spec, "caBundle": bundle}}
+    if isinstance(webhooks, Sequence):
+        return {**doc, "webhooks": [_webhook_trusting(wh, bundle) for wh in webhooks]}
+    return doc
+
+
+def _webhook_trusting(webhook: JsonValue, bundle: str) -> JsonValue:
+    if not isinstance(webhook, Mapping) or not isinstance(client := webhook.get("clientConfig"), Mapping):
+        return webhook
+    return {**webhook, "clientConfig": {**client, "caBundle": bundle}}
+
+
+def with_ca_bundle(docs: Sequence[JsonObject], ca_pem: bytes) -> list[JsonObject]:
     """A copy of `docs` whose APIServices and webhooks trust `ca_pem`."""
     bundle = base64.b64encode(ca_pem).decode()
-    out = copy.deepcopy(docs)
-    for doc in out:
-        if doc["kind"] == "APIService":
-            doc["spec"]["caBundle"] = bundle
-        elif doc["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
-            for wh in doc["webhooks"]:
-                wh["clientConfig"]["caBundle"] = bundle
-    return out
+    return [_trusting(doc, bundle) for doc in docs]
 
 
-def render(docs: list[dict[str, Any]] | None = None) -> str:
+def render(docs: Sequence[JsonObject] | None = None) -> str:
     header = "# Generated by `python -m virt_api.manifests`; do not edit by hand.\n"
     return header + yaml.safe_dump_all(docs if docs is not None else documents(), sort_keys=False)
 

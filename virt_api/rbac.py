@@ -8,9 +8,9 @@ reads. Pure data; `manifests.py` renders it into `manifests/virt-api.yaml`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from virt_client.api.constants import GROUP, SUBRESOURCE_GROUP
+
+from .wire import JsonObject
 
 ALL_VERBS = ["get", "delete", "create", "update", "patch", "list", "watch", "deletecollection"]
 READ_VERBS = ["get", "list", "watch"]
@@ -33,11 +33,11 @@ VM_UPDATE = ["virtualmachines/start", "virtualmachines/stop", "virtualmachines/r
              "virtualmachines/evacuate/cancel"]
 
 
-def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> dict[str, Any]:
+def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> JsonObject:
     return {"apiGroups": groups, "resources": resources, "verbs": verbs}
 
 
-def _role(name: str, rules: list[dict[str, Any]], aggregate_to: str | None) -> dict[str, Any]:
+def _role(name: str, rules: list[JsonObject], aggregate_to: str | None) -> JsonObject:
     labels = {"kubevirt.io": ""}
     if aggregate_to:
         labels[f"rbac.authorization.k8s.io/aggregate-to-{aggregate_to}"] = "true"
@@ -45,7 +45,7 @@ def _role(name: str, rules: list[dict[str, Any]], aggregate_to: str | None) -> d
             "metadata": {"name": name, "labels": labels}, "rules": rules}
 
 
-def _editor_rules() -> list[dict[str, Any]]:
+def _editor_rules() -> list[JsonObject]:
     return [
         _rule([SUBRESOURCE_GROUP], VMI_GET + VM_GET, ["get"]),
         _rule([SUBRESOURCE_GROUP], VMI_UPDATE + VM_UPDATE + ["expand-vm-spec"], ["update"]),
@@ -55,7 +55,7 @@ def _editor_rules() -> list[dict[str, Any]]:
     ]
 
 
-def cluster_roles() -> list[dict[str, Any]]:
+def cluster_roles() -> list[JsonObject]:
     """`kubevirt.io:admin`, `:edit`, `:view` and `:migrate`, with upstream's rules."""
     view_rules = [
         _rule([SUBRESOURCE_GROUP], ["virtualmachines/expand-spec", "virtualmachineinstances/guestosinfo",
@@ -78,7 +78,7 @@ def cluster_roles() -> list[dict[str, Any]]:
     ]
 
 
-def virt_api_role() -> dict[str, Any]:
+def virt_api_role() -> JsonObject:
     """What virt-api itself needs: SubjectAccessReviews, VM/VMI patches, migrations, handler lookup."""
     rules = [
         _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
@@ -92,7 +92,7 @@ def virt_api_role() -> dict[str, Any]:
             "metadata": {"name": "kubevirt-apiserver", "labels": {"kubevirt.io": ""}}, "rules": rules}
 
 
-def virt_api_bindings(namespace: str, service_account: str) -> list[dict[str, Any]]:
+def virt_api_bindings(namespace: str, service_account: str) -> list[JsonObject]:
     subject = [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
 
     def ref(kind: str, name: str) -> dict[str, str]:

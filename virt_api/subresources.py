@@ -8,7 +8,8 @@ Answers: 202 and no body for VM actions, 200 for VMI actions, `Status` objects f
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import TypeVar
 
 import orjson
 import yaml
@@ -24,18 +25,28 @@ from virt_client.api.options import (
     StopOptions,
     SubresourceOptions,
 )
+from virt_client.api.views import PodView
 from virt_client.errors import ApiError, NotFound, TransportError
 from virt_client.resources import PODS, VMIMS, VMIS, VMS, ResourceRef
 
 from . import lifecycle
 from .discovery import VERSIONS
-from .errors import PlainTextError, SubresourceError, bad_request, conflict, internal, not_found
+from .errors import (
+    BadRequestError,
+    ConflictError,
+    InternalError,
+    NotFoundError,
+    PlainTextError,
+    SubresourceError,
+)
 from .state import ApiState
 from .vmi_actions import HANDLER_ACTIONS, Action, check, connectable
+from .wire import JsonPatch
 
 BASE = "/apis/subresources.kubevirt.io/{version}/namespaces/{namespace}"
 VM_KIND, VMI_KIND = "virtualmachine", "virtualmachineinstance"
 Options = TypeVar("Options", bound=BaseModel)
+Object = Mapping[str, object]
 
 router = APIRouter()
 
@@ -52,7 +63,7 @@ def check_version(version: str) -> None:
 
 def decode_body(raw: bytes, model: type[Options]) -> Options:
     """YAML-or-JSON body into an options model; empty means defaults; 400 with upstream's text otherwise."""
-    data: Any = {}
+    data: object = {}
     if raw.strip():
         try:
             data = orjson.loads(raw)
@@ -60,32 +71,33 @@ def decode_body(raw: bytes, model: type[Options]) -> Options:
             try:
                 data = yaml.safe_load(raw.decode("utf-8", "replace"))
             except yaml.YAMLError as e:
-                raise bad_request(f"Can not unmarshal Request body to struct, error: {e}") from None
+                raise BadRequestError(f"Can not unmarshal Request body to struct, error: {e}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise bad_request("Can not unmarshal Request body to struct, error: the body must be an object")
+        raise BadRequestError("Can not unmarshal Request body to struct, error: the body must be an object")
     try:
         return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0] if e.errors() else {"loc": (), "msg": str(e)}
         where = ".".join(str(p) for p in first["loc"])
-        raise bad_request(f"Can not unmarshal Request body to struct, error: {where}: {first['msg']}") from None
+        raise BadRequestError(f"Can not unmarshal Request body to struct, error: {where}: {first['msg']}") from None
 
 
-async def send_patch(st: ApiState, ref: ResourceRef, namespace: str, name: str, patch: list[dict[str, Any]],
+async def send_patch(st: ApiState, ref: ResourceRef, namespace: str, name: str, patch: JsonPatch,
                      *, kind: str, subresource: str | None = None, dry_run: bool = False) -> None:
-    """A JSON patch; a failed `test` (someone changed the object meanwhile) is 409."""
+    """A JSON patch (server-side dry run when `dry_run`); a failed `test` (someone changed the object
+    meanwhile) is 409."""
     try:
         await st.kube.patch(ref, name, patch, namespace, patch_type="json", subresource=subresource, dry_run=dry_run)
     except NotFound:
-        raise not_found(kind, name) from None
+        raise NotFoundError(kind, name) from None
     except ApiError as e:
         if is_test_failure(e.status, e.reason, ((c.reason, c.message) for c in e.causes)):
-            raise conflict(kind, name, f"jsonpatch test operation does not apply: {e.message}") from None
-        raise internal(e.message, kind, name) from None
+            raise ConflictError(kind, name, f"jsonpatch test operation does not apply: {e.message}") from None
+        raise InternalError(e.message, kind, name) from None
     except TransportError as e:
-        raise internal(str(e), kind, name) from None
+        raise InternalError(str(e), kind, name) from None
 
 
 async def apply_plan(st: ApiState, namespace: str, name: str, plan: lifecycle.Plan, dry_run: bool) -> None:
@@ -108,12 +120,12 @@ async def apply_plan(st: ApiState, namespace: str, name: str, plan: lifecycle.Pl
         try:
             pods = await st.kube.list(PODS, namespace, label_selector=f"kubevirt.io/created-by={plan.vmi_uid}")
             for pod in pods.get("items") or []:
-                await st.kube.delete(PODS, pod["metadata"]["name"], namespace, grace_period_seconds=0)
+                await st.kube.delete(PODS, PodView(pod).name, namespace, grace_period_seconds=0)
         except (ApiError, TransportError) as e:
-            raise internal(f"unable to force-delete the launcher pod: {e}", VM_KIND, name) from None
+            raise InternalError(f"unable to force-delete the launcher pod: {e}", VM_KIND, name) from None
 
 
-async def _vm_and_vmi(st: ApiState, namespace: str, name: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+async def _vm_and_vmi(st: ApiState, namespace: str, name: str) -> tuple[Object, Object | None]:
     vm = await st.get_object(VMS, namespace, name, VM_KIND)
     vmi = await st.find_object(VMIS, namespace, name, VMI_KIND)
     return vm, vmi
@@ -158,8 +170,10 @@ async def migrate(version: str, namespace: str, name: str, request: Request) -> 
     vmim = lifecycle.plan_migrate(vm, vmi, opts.added_node_selector)
     try:
         await st.kube.create(VMIMS, vmim, namespace, dry_run=opts.is_dry_run())
-    except (ApiError, TransportError) as e:
-        raise internal(f"unable to create the migration: {getattr(e, 'message', e)}", VM_KIND, name) from None
+    except ApiError as e:
+        raise InternalError(f"unable to create the migration: {e.message}", VM_KIND, name) from None
+    except TransportError as e:
+        raise InternalError(f"unable to create the migration: {e}", VM_KIND, name) from None
     return Response(status_code=202)
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
-from virt_client.api.objects import phase as vmi_phase
-from virt_client.api.views import VirtualMachineInstanceView
+from virt_client.api.views import VirtualMachineInstanceView, VirtualMachineView, find_condition
 
 from .errors import (
     AGENT_NOT_CONNECTED,
@@ -25,13 +23,14 @@ from .errors import (
     VMI_NOT_PAUSED,
     VMI_NOT_RUNNING,
     VMI_PAUSED,
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
     PlainTextError,
     SubresourceError,
-    bad_request,
-    conflict,
-    forbidden,
 )
 
+Object = Mapping[str, object]
 VMI_KIND = "virtualmachineinstance"
 
 
@@ -69,86 +68,83 @@ HANDLER_ACTIONS: dict[Action, Route] = {
 }
 
 
-def _name(vmi: Mapping[str, Any]) -> str:
-    return str((vmi.get("metadata") or {}).get("name") or "")
-
-
-def has_condition(vmi: Mapping[str, Any], ctype: str) -> bool:
+def has_condition(vmi: VirtualMachineInstanceView, ctype: str) -> bool:
     """Whether the VMI carries condition `ctype` with status True."""
-    conds = (vmi.get("status") or {}).get("conditions") or []
-    return any(isinstance(c, Mapping) and c.get("type") == ctype and c.get("status") == "True" for c in conds)
+    cond = find_condition(vmi.status.conditions, ctype)
+    return cond is not None and cond.is_true
 
 
-def _acpi_enabled(vmi: Mapping[str, Any]) -> bool:
-    acpi = (((vmi.get("spec") or {}).get("domain") or {}).get("features") or {}).get("acpi")
+def _acpi_enabled(vmi: VirtualMachineInstanceView) -> bool:
+    acpi = vmi.spec.domain.features.get("acpi")
     if acpi is None:
         return True  # upstream defaults ACPI on
     return bool(acpi.get("enabled", True)) if isinstance(acpi, Mapping) else True
 
 
-def check(action: Action, vmi: Mapping[str, Any], *, vm: Mapping[str, Any] | None = None) -> None:
+def check(action: Action, vmi: Object, *, vm: Object | None = None) -> None:
     """Raise the upstream error when `action` is not possible on `vmi` now."""
-    name = _name(vmi)
-    running = vmi_phase(vmi) == Phase.RUNNING
-    route = HANDLER_ACTIONS[action]
+    view = VirtualMachineInstanceView(vmi)
     try:
-        _check(action, vmi, vm, name, running)
+        _check(action, view, VirtualMachineView(vm) if vm is not None else None)
     except SubresourceError as e:
-        if route.plain_errors:
+        if HANDLER_ACTIONS[action].plain_errors:
             raise PlainTextError(500, e.message) from None
         raise
 
 
-def _check(action: Action, vmi: Mapping[str, Any], vm: Mapping[str, Any] | None, name: str, running: bool) -> None:
+def _check(action: Action, vmi: VirtualMachineInstanceView, vm: VirtualMachineView | None) -> None:
+    name = vmi.name
+    running = vmi.phase == Phase.RUNNING
+    devices = vmi.spec.domain.devices
     if action == Action.PAUSE:
         if not running:
-            raise conflict(VMI_KIND, name, VM_NOT_RUNNING)
-        probe = (vmi.get("spec") or {}).get("livenessProbe")
-        if probe is not None and not (isinstance(probe, Mapping) and probe.get("guestAgentPing") is not None):
-            raise forbidden(VMI_KIND, name, "Pausing VMIs with LivenessProbe is currently not supported")
+            raise ConflictError(VMI_KIND, name, VM_NOT_RUNNING)
+        probe = vmi.spec.liveness_probe
+        if probe is not None and probe.raw.get("guestAgentPing") is None:
+            raise ForbiddenError(VMI_KIND, name, "Pausing VMIs with LivenessProbe is currently not supported")
         if has_condition(vmi, Cond.PAUSED):
-            raise conflict(VMI_KIND, name, VMI_ALREADY_PAUSED)
+            raise ConflictError(VMI_KIND, name, VMI_ALREADY_PAUSED)
     elif action == Action.UNPAUSE:
-        if vm is not None and (vm.get("status") or {}).get("snapshotInProgress"):
-            raise conflict(VMI_KIND, name, "VM snapshot is in progress")
+        if vm is not None and vm.status.snapshot_in_progress:
+            raise ConflictError(VMI_KIND, name, "VM snapshot is in progress")
         if not running:
-            raise conflict(VMI_KIND, name, VM_NOT_RUNNING)
+            raise ConflictError(VMI_KIND, name, VM_NOT_RUNNING)
         if not has_condition(vmi, Cond.PAUSED):
-            raise conflict(VMI_KIND, name, VMI_NOT_PAUSED)
+            raise ConflictError(VMI_KIND, name, VMI_NOT_PAUSED)
     elif action == Action.SOFTREBOOT:
         if not running:
-            raise conflict(VMI_KIND, name, VMI_NOT_RUNNING)
+            raise ConflictError(VMI_KIND, name, VMI_NOT_RUNNING)
         if has_condition(vmi, Cond.PAUSED):
-            raise conflict(VMI_KIND, name, VMI_PAUSED)
+            raise ConflictError(VMI_KIND, name, VMI_PAUSED)
         if not has_condition(vmi, Cond.AGENT_CONNECTED) and not _acpi_enabled(vmi):
-            raise conflict(VMI_KIND, name, "VMI neither have the agent connected nor the ACPI feature enabled")
+            raise ConflictError(VMI_KIND, name, "VMI neither have the agent connected nor the ACPI feature enabled")
     elif action == Action.RESET:
         if not running:
-            raise conflict(VMI_KIND, name, f"Failed to reset non-running VMI with phase {vmi_phase(vmi)}")
+            raise ConflictError(VMI_KIND, name, f"Failed to reset non-running VMI with phase {vmi.phase}")
     elif action in (Action.GUESTOSINFO, Action.USERLIST, Action.FILESYSTEMLIST):
         if not running:
-            raise conflict(VMI_KIND, name, VMI_NOT_RUNNING)
+            raise ConflictError(VMI_KIND, name, VMI_NOT_RUNNING)
         if not has_condition(vmi, Cond.AGENT_CONNECTED):
-            raise conflict(VMI_KIND, name, AGENT_NOT_CONNECTED)
+            raise ConflictError(VMI_KIND, name, AGENT_NOT_CONNECTED)
     elif action == Action.CONSOLE:
-        if VirtualMachineInstanceView(vmi).spec.domain.devices.autoattach_serial_console is False:
-            raise bad_request("No serial consoles are present.", VMI_KIND, name)
-        if vmi_phase(vmi) == Phase.FAILED:
-            raise conflict(VMI_KIND, name, VMI_NOT_RUNNING)
+        if devices.autoattach_serial_console is False:
+            raise BadRequestError("No serial consoles are present.", VMI_KIND, name)
+        if vmi.phase == Phase.FAILED:
+            raise ConflictError(VMI_KIND, name, VMI_NOT_RUNNING)
         if not running:
-            raise bad_request(VMI_NOT_RUNNING, VMI_KIND, name)
+            raise BadRequestError(VMI_NOT_RUNNING, VMI_KIND, name)
     elif action in (Action.VNC, Action.SCREENSHOT):
-        if VirtualMachineInstanceView(vmi).spec.domain.devices.autoattach_graphics_device is False:
-            raise bad_request("No graphics devices are present.", VMI_KIND, name)
+        if devices.autoattach_graphics_device is False:
+            raise BadRequestError("No graphics devices are present.", VMI_KIND, name)
         if not running:
-            raise bad_request(VMI_NOT_RUNNING, VMI_KIND, name)
+            raise BadRequestError(VMI_NOT_RUNNING, VMI_KIND, name)
 
 
-def connectable(vmi: Mapping[str, Any]) -> str:
+def connectable(vmi: Object) -> str:
     """The VMI's node, or 400 when the VMI is not on a node a handler can serve."""
-    phase = vmi_phase(vmi)
-    node = VirtualMachineInstanceView(vmi).node_name
+    view = VirtualMachineInstanceView(vmi)
+    phase, node = view.phase, view.node_name
     if phase not in (Phase.SCHEDULED, Phase.RUNNING) or not node:
-        raise bad_request(f"Unable to connect to VirtualMachineInstance because phase is {phase} instead of Running",
-                          VMI_KIND, _name(vmi))
+        raise BadRequestError(f"Unable to connect to VirtualMachineInstance because phase is {phase} instead of "
+                              f"Running", VMI_KIND, view.name)
     return node

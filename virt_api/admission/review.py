@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
+
+from ..wire import JsonObject, JsonPatch, JsonValue, op_remove, op_set
 
 UNKNOWN_FIELD = "FieldValueUnknown"
 INVALID = "FieldValueInvalid"
@@ -42,8 +43,8 @@ class AdmissionRequest:
     uid: str
     operation: str
     username: str
-    obj: Mapping[str, Any]
-    old: Mapping[str, Any] | None = None
+    obj: JsonObject
+    old: JsonObject | None = None
     namespace: str = ""
     name: str = ""
     subresource: str = ""
@@ -51,7 +52,7 @@ class AdmissionRequest:
     dry_run: bool = False
 
     @classmethod
-    def from_review(cls, review: Any) -> AdmissionRequest:
+    def from_review(cls, review: object) -> AdmissionRequest:
         """Parse an AdmissionReview; ValueError when it is not one."""
         if not isinstance(review, Mapping):
             raise ValueError("the body is not an AdmissionReview object")
@@ -76,40 +77,40 @@ class AdmissionRequest:
         )
 
 
-def _envelope(uid: str, response: dict[str, Any]) -> dict[str, Any]:
+def _envelope(uid: str, response: JsonObject) -> JsonObject:
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": uid, **response}}
 
 
-def allowed(uid: str, warnings: list[str] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"allowed": True}
+def allowed(uid: str, warnings: list[str] | None = None) -> JsonObject:
+    response: dict[str, JsonValue] = {"allowed": True}
     if warnings:
         response["warnings"] = warnings
     return _envelope(uid, response)
 
 
-def denied(uid: str, causes: list[Cause], code: int = 422, reason: str = "Invalid") -> dict[str, Any]:
+def denied(uid: str, causes: list[Cause], code: int = 422, reason: str = "Invalid") -> JsonObject:
     message = ", ".join(c.message for c in causes) or "denied"
-    status = {"message": message, "reason": reason, "code": code,
+    status: JsonObject = {"message": message, "reason": reason, "code": code,
               "details": {"causes": [c.to_json() for c in causes]}}
     return _envelope(uid, {"allowed": False, "status": status})
 
 
-def bad_review(message: str) -> dict[str, Any]:
+def bad_review(message: str) -> JsonObject:
     return _envelope("", {"allowed": False, "status": {"message": message, "reason": "BadRequest", "code": 400}})
 
 
-def patch_between(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+def patch_between(old: JsonObject, new: JsonObject) -> JsonPatch:
     """A JSONPatch taking `old` to `new`, replacing whole top-level sections that differ."""
-    ops: list[dict[str, Any]] = []
+    ops: JsonPatch = []
     for key in ("metadata", "spec", "status"):
         if key in new and old.get(key) != new.get(key):
-            ops.append({"op": "replace" if key in old else "add", "path": f"/{key}", "value": new[key]})
+            ops.append(op_set("replace" if key in old else "add", f"/{key}", new[key]))
         elif key in old and key not in new:
-            ops.append({"op": "remove", "path": f"/{key}"})
+            ops.append(op_remove(f"/{key}"))
     return ops
 
 
-def mutated(uid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+def mutated(uid: str, old: JsonObject, new: JsonObject) -> JsonObject:
     ops = patch_between(old, new)
     if not ops:
         return allowed(uid)

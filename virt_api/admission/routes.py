@@ -8,17 +8,19 @@ fail, the request is refused with the error rather than admitted blindly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
 from virt_client.api.constants import MIGRATION_SELECTOR_LABEL
 from virt_client.api.times import now_rfc3339
+from virt_client.api.views import VirtualMachineInstanceMigrationView
 from virt_client.errors import ApiError, NotFound, TransportError
+from virt_client.kube_api import KubeApi
 from virt_client.resources import VMIMS, VMIS
 
+from ..wire import JsonObject
 from . import mutators, validators
 from .config import AdmissionConfig
 from .review import AdmissionRequest, Cause, allowed, bad_review, denied, mutated
@@ -40,7 +42,7 @@ MIGRATION_CREATE = "/migration-validate-create"
 WEBHOOK_PATHS = frozenset([*VALIDATORS, *MUTATORS, MIGRATION_CREATE])
 
 
-def _json(body: dict[str, Any]) -> Response:
+def _json(body: JsonObject) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -81,13 +83,13 @@ async def migration_create(request: Request) -> Response:
     req = await _decode(request)
     if isinstance(req, Response):
         return req
-    spec = req.obj.get("spec")
-    vmi_name = str(spec.get("vmiName") or "") if isinstance(spec, dict) else ""
-    namespace = req.namespace or str((req.obj.get("metadata") or {}).get("namespace") or "")
-    vmi: dict[str, Any] | None = None
-    migrations: list[dict[str, Any]] = []
+    vmim = VirtualMachineInstanceMigrationView(req.obj)
+    vmi_name = vmim.spec.vmi_name
+    namespace = req.namespace or vmim.namespace
+    vmi: Mapping[str, object] | None = None
+    migrations: list[Mapping[str, object]] = []
     if vmi_name and namespace:
-        kube = request.app.state.api.kube
+        kube: KubeApi = request.app.state.api.kube
         try:
             vmi = await kube.get(VMIS, vmi_name, namespace)
         except NotFound:

@@ -8,12 +8,17 @@ first, so the rule "one active migration per VMI" and "the VMI must be LiveMigra
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from virt_client.api.constants import RunStrategy, VirtualMachineInstancePhase
-from virt_client.api.views import VirtualMachineInstanceMigrationView, VirtualMachineInstanceView
+from virt_client.api.views import (
+    VirtualMachineInstanceMigrationView,
+    VirtualMachineInstanceTemplateView,
+    VirtualMachineInstanceView,
+    find_condition,
+)
 from virt_client.selectors import SelectorError, label_selector_from_dict
 
+from ..wire import JsonObject, JsonValue
 from .config import AdmissionConfig
 from .review import FORBIDDEN, INVALID, NOT_SUPPORTED, REQUIRED, AdmissionRequest, Cause
 from .vmi_spec import validate_vmi_spec
@@ -22,9 +27,14 @@ RESERVED_LABEL_PREFIX = "kubevirt.io/"
 WAIT_AS_RECEIVER_GATE = "DecentralizedLiveMigration"
 
 
-def _meta(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    meta = (obj or {}).get("metadata")
+def _meta(obj: JsonValue) -> JsonObject:
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
     return meta if isinstance(meta, Mapping) else {}
+
+
+def _map(value: JsonValue) -> JsonObject:
+    """`value` when it is a JSON object, else {} (a mistyped field is another validator's to report)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def validate_vmi_create(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
@@ -38,8 +48,8 @@ def validate_vmi_update(req: AdmissionRequest, config: AdmissionConfig) -> list[
     causes: list[Cause] = []
     if req.obj.get("spec") != req.old.get("spec"):
         causes.append(Cause("spec", "update of VMI object is restricted", FORBIDDEN))
-    new_labels = _meta(req.obj).get("labels") or {}
-    old_labels = _meta(req.old).get("labels") or {}
+    new_labels = _map(_meta(req.obj).get("labels"))
+    old_labels = _map(_meta(req.old).get("labels"))
     for key in sorted(set(new_labels) | set(old_labels)):
         if key.startswith(RESERVED_LABEL_PREFIX) and new_labels.get(key) != old_labels.get(key):
             causes.append(Cause(f"metadata.labels.{key}", f"modification of the label {key} is restricted",
@@ -75,7 +85,8 @@ def validate_vm(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause]:
         causes.append(Cause("spec.updateVolumesStrategy",
                             f"spec.updateVolumesStrategy={spec['updateVolumesStrategy']} is not supported by this "
                             f"KubeVirt implementation", NOT_SUPPORTED))
-    for idx, dvt in enumerate(spec.get("dataVolumeTemplates") or []):
+    templates = spec.get("dataVolumeTemplates")
+    for idx, dvt in enumerate(templates if isinstance(templates, Sequence) and not isinstance(templates, str) else []):
         if not isinstance(dvt, Mapping) or not _meta(dvt).get("name"):
             causes.append(Cause(f"spec.dataVolumeTemplates[{idx}].metadata.name",
                                 f"spec.dataVolumeTemplates[{idx}].metadata.name is required", REQUIRED))
@@ -100,7 +111,7 @@ def validate_vmirs(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause
     if not isinstance(template, Mapping):
         causes.append(Cause("spec.template", "missing virtual machine template.", REQUIRED))
         return causes
-    labels = _meta(template).get("labels") or {}
+    labels = VirtualMachineInstanceTemplateView(template).metadata.labels
     if isinstance(selector, Mapping):
         try:
             if not label_selector_from_dict(selector).matches(labels):
@@ -111,15 +122,8 @@ def validate_vmirs(req: AdmissionRequest, config: AdmissionConfig) -> list[Cause
                                       config.permit_bridge_interface_on_pod_network)
 
 
-def _condition(vmi: Mapping[str, Any], ctype: str) -> Mapping[str, Any] | None:
-    for cond in (vmi.get("status") or {}).get("conditions") or []:
-        if isinstance(cond, Mapping) and cond.get("type") == ctype:
-            return cond
-    return None
-
-
-def validate_migration_create(req: AdmissionRequest, config: AdmissionConfig, vmi: Mapping[str, Any] | None,
-                              migrations: Sequence[Mapping[str, Any]]) -> list[Cause]:
+def validate_migration_create(req: AdmissionRequest, config: AdmissionConfig, vmi: Mapping[str, object] | None,
+                              migrations: Sequence[Mapping[str, object]]) -> list[Cause]:
     spec = req.obj.get("spec")
     vmi_name = spec.get("vmiName") if isinstance(spec, Mapping) else None
     if not vmi_name:
@@ -131,10 +135,9 @@ def validate_migration_create(req: AdmissionRequest, config: AdmissionConfig, vm
     vmi_view = VirtualMachineInstanceView(vmi)
     if vmi_view.phase != VirtualMachineInstancePhase.RUNNING or vmi_view.is_deleting:
         return [Cause("spec.vmiName", f"Cannot migrate VMI {vmi_name}: it is not running")]
-    cond = _condition(vmi, "LiveMigratable")
-    if cond is not None and cond.get("status") == "False":
-        return [Cause("spec.vmiName", f"Cannot migrate VMI, Reason: {cond.get('reason', '')}, "
-                                      f"Message: {cond.get('message', '')}")]
+    cond = find_condition(vmi_view.status.conditions, "LiveMigratable")
+    if cond is not None and cond.status == "False":
+        return [Cause("spec.vmiName", f"Cannot migrate VMI, Reason: {cond.reason}, Message: {cond.message}")]
     own = _meta(req.obj).get("name")
     for other in map(VirtualMachineInstanceMigrationView, migrations):
         if other.name == own or other.is_final or other.is_deleting:
@@ -157,7 +160,8 @@ def validate_status(req: AdmissionRequest, config: AdmissionConfig) -> list[Caus
     if not isinstance(status, Mapping) or req.resource != "virtualmachines":
         return []
     causes: list[Cause] = []
-    for idx, scr in enumerate(status.get("stateChangeRequests") or []):
+    requests = status.get("stateChangeRequests")
+    for idx, scr in enumerate(requests if isinstance(requests, Sequence) and not isinstance(requests, str) else []):
         action = scr.get("action") if isinstance(scr, Mapping) else None
         if action not in ("Start", "Stop"):
             causes.append(Cause(f"status.stateChangeRequests[{idx}].action",
