@@ -26,6 +26,11 @@ from virt_client.api.constants import (
     VMI_FINALIZER,
 )
 from virt_client.api.quantity import Quantity
+from virt_client.api.views import (
+    ResourceRequirementsView,
+    VirtualMachineInstanceMigrationView,
+    VirtualMachineInstanceSpecView,
+)
 
 from .config import AdmissionConfig
 from .review import AdmissionRequest
@@ -73,17 +78,17 @@ def default_vmi_spec(spec: dict[str, Any], config: AdmissionConfig, name: str) -
         for key in ("cpu", "memory"):
             if limits.get(key) is not None and isinstance(requests, dict) and requests.get(key) is None:
                 requests[key] = limits[key]
-    resources = resources or {}
+    wanted = ResourceRequirementsView(resources)
     cpu = _dict(domain, "cpu")
     if not any(cpu.get(k) for k in ("sockets", "cores", "threads")):
-        amount = (resources.get("limits") or {}).get("cpu") or (resources.get("requests") or {}).get("cpu")
+        amount = wanted.limits.get("cpu") or wanted.requests.get("cpu")
         cpu["sockets"] = _cpu_count(amount) if amount is not None else 1
     for key in ("sockets", "cores", "threads"):
         cpu.setdefault(key, 1)
     cpu.setdefault("model", config.cpu_model)
     memory: dict[str, Any] = domain["memory"] if isinstance(domain.get("memory"), dict) else {}
     if not memory.get("guest"):
-        guest = (resources.get("requests") or {}).get("memory") or (resources.get("limits") or {}).get("memory")
+        guest = wanted.requests.get("memory") or wanted.limits.get("memory")
         if guest is not None:
             memory["guest"] = guest
             domain["memory"] = memory
@@ -131,12 +136,13 @@ def _default_devices(spec: dict[str, Any], domain: dict[str, Any], config: Admis
 
 
 def _fresh_status(now: str, spec: Mapping[str, Any]) -> dict[str, Any]:
-    cpu = ((spec.get("domain") or {}).get("cpu")) or {}
+    domain = VirtualMachineInstanceSpecView(spec).domain
+    cpu = domain.cpu.raw
     status: dict[str, Any] = {"phase": "Pending",
                               "phaseTransitionTimestamps": [{"phase": "Pending", "phaseTransitionTimestamp": now}]}
     if cpu:
         status["currentCPUTopology"] = {k: cpu[k] for k in ("sockets", "cores", "threads") if k in cpu}
-    guest = ((spec.get("domain") or {}).get("memory") or {}).get("guest")
+    guest = domain.memory.raw.get("guest")  # as written: a string or a number
     if guest is not None:
         status["memory"] = {"guestAtBoot": guest, "guestCurrent": guest, "guestRequested": guest}
     return status
@@ -192,9 +198,9 @@ def mutate_migration(req: AdmissionRequest) -> dict[str, Any]:
     if req.operation != "CREATE":
         return vmim
     meta = _dict(vmim, "metadata")
-    vmi_name = (vmim.get("spec") or {}).get("vmiName") if isinstance(vmim.get("spec"), dict) else None
+    vmi_name = VirtualMachineInstanceMigrationView(vmim).spec.vmi_name
     if vmi_name:
-        _dict(meta, "labels")[MIGRATION_SELECTOR_LABEL] = str(vmi_name)
+        _dict(meta, "labels")[MIGRATION_SELECTOR_LABEL] = vmi_name
     finalizers = list(meta.get("finalizers") or [])
     if MIGRATION_FINALIZER not in finalizers:
         finalizers.append(MIGRATION_FINALIZER)

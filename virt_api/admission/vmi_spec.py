@@ -12,13 +12,13 @@ matched to networks with one binding each, unique boot orders, a non-negative gr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 
 from virt_client.api.features import unsupported_fields
 from virt_client.api.quantity import Quantity, QuantityError
+from virt_client.api.views import DomainSpecView, VirtualMachineInstanceSpecView
 from virt_client.api.vmi import VirtualMachineInstanceSpec
 
 from .review import DUPLICATE, INVALID, NOT_SUPPORTED, REQUIRED, Cause
@@ -26,14 +26,14 @@ from .review import DUPLICATE, INVALID, NOT_SUPPORTED, REQUIRED, Cause
 DISK_TARGETS = ("disk", "cdrom", "lun")
 
 
-def _loc(prefix: str, loc: tuple[Any, ...]) -> str:
+def _loc(prefix: str, loc: tuple[int | str, ...]) -> str:
     out = prefix
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
 
 
-def type_causes(spec: Mapping[str, Any], field: str) -> list[Cause]:
+def type_causes(spec: Mapping[str, object], field: str) -> list[Cause]:
     """Causes for values of the wrong type or shape, from the typed model."""
     try:
         VirtualMachineInstanceSpec.model_validate(spec)
@@ -43,11 +43,11 @@ def type_causes(spec: Mapping[str, Any], field: str) -> list[Cause]:
     return []
 
 
-def _names(items: Any) -> list[str]:
-    return [str(i.get("name") or "") for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
+def _names(items: Sequence[Mapping[str, object]]) -> list[str]:
+    return [str(i.get("name") or "") for i in items]
 
 
-def _duplicates(items: Any, field: str, what: str) -> list[Cause]:
+def _duplicates(items: Sequence[Mapping[str, object]], field: str, what: str) -> list[Cause]:
     seen: set[str] = set()
     out = []
     for idx, name in enumerate(_names(items)):
@@ -57,10 +57,9 @@ def _duplicates(items: Any, field: str, what: str) -> list[Cause]:
     return out
 
 
-def _memory_causes(domain: Mapping[str, Any], field: str) -> list[Cause]:
-    resources = domain.get("resources") or {}
-    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-    guest = (domain.get("memory") or {}).get("guest")
+def _memory_causes(domain: DomainSpecView, field: str) -> list[Cause]:
+    requests, limits = domain.resources.requests, domain.resources.limits
+    guest = domain.memory.raw.get("guest")  # a quantity as written: a string or a number
     out: list[Cause] = []
     if guest is None and requests.get("memory") is None and limits.get("memory") is None:
         return [Cause(f"{field}.domain.resources.requests.memory",
@@ -96,20 +95,20 @@ def _memory_causes(domain: Mapping[str, Any], field: str) -> list[Cause]:
     return out
 
 
-def _device_causes(spec: Mapping[str, Any], field: str, permit_pod_bridge: bool) -> list[Cause]:
-    domain = spec.get("domain") or {}
-    devices = domain.get("devices") or {}
-    disks = devices.get("disks") or []
-    volumes = spec.get("volumes") or []
-    interfaces = devices.get("interfaces") or []
-    networks = spec.get("networks") or []
+def _device_causes(spec: VirtualMachineInstanceSpecView, field: str, permit_pod_bridge: bool) -> list[Cause]:
+    devices = spec.domain.devices
+    # Each entry as written: the checks below look at which keys are set, typed or not.
+    disks = [d.raw for d in devices.disks]
+    volumes = [v.raw for v in spec.volumes]
+    interfaces = [i.raw for i in devices.interfaces]
+    networks = [n.raw for n in spec.networks]
     dfield, vfield = f"{field}.domain.devices.disks", f"{field}.volumes"
     ifield, nfield = f"{field}.domain.devices.interfaces", f"{field}.networks"
     out = _duplicates(disks, dfield, "disk") + _duplicates(volumes, vfield, "volume")
     out += _duplicates(interfaces, ifield, "interface") + _duplicates(networks, nfield, "network")
     volume_names = set(_names(volumes))
-    boot_orders: dict[Any, int] = {}
-    for idx, disk in enumerate(d for d in disks if isinstance(d, Mapping)):
+    boot_orders: dict[object, int] = {}
+    for idx, disk in enumerate(disks):
         name = disk.get("name")
         if not name:
             out.append(Cause(f"{dfield}[{idx}].name", f"{dfield}[{idx}].name is required", REQUIRED))
@@ -127,7 +126,7 @@ def _device_causes(spec: Mapping[str, Any], field: str, permit_pod_bridge: bool)
                                  f"Boot order for {dfield}[{idx}].bootOrder already set for a different device.",
                                  DUPLICATE))
             boot_orders[order] = idx
-    for idx, vol in enumerate(v for v in volumes if isinstance(v, Mapping)):
+    for idx, vol in enumerate(volumes):
         if not vol.get("name"):
             out.append(Cause(f"{vfield}[{idx}].name", f"{vfield}[{idx}].name is required", REQUIRED))
         sources = [k for k, v in vol.items() if k != "name" and v is not None]
@@ -135,8 +134,8 @@ def _device_causes(spec: Mapping[str, Any], field: str, permit_pod_bridge: bool)
             out.append(Cause(f"{vfield}[{idx}]", f"{vfield}[{idx}] must have exactly one source type set"
                              if sources else f"{vfield}[{idx}] must have a source type set", REQUIRED))
     network_names = set(_names(networks))
-    pod_networks = {n.get("name") for n in networks if isinstance(n, Mapping) and n.get("pod") is not None}
-    for idx, iface in enumerate(i for i in interfaces if isinstance(i, Mapping)):
+    pod_networks = {n.get("name") for n in networks if n.get("pod") is not None}
+    for idx, iface in enumerate(interfaces):
         name = iface.get("name")
         if name not in network_names:
             out.append(Cause(f"{ifield}[{idx}].name", f"{ifield}[{idx}].name '{name}' not found."))
@@ -147,14 +146,14 @@ def _device_causes(spec: Mapping[str, Any], field: str, permit_pod_bridge: bool)
         if iface.get("bridge") is not None and name in pod_networks and not permit_pod_bridge:
             out.append(Cause(f"{ifield}[{idx}].name",
                              "Bridge on pod network configuration is not enabled under kubevirt-config"))
-    for idx, net in enumerate(n for n in networks if isinstance(n, Mapping)):
+    for idx, net in enumerate(networks):
         sources = [k for k, v in net.items() if k != "name" and v is not None]
         if len(sources) != 1:
             out.append(Cause(f"{nfield}[{idx}]", f"{nfield}[{idx}] should have exactly one network type", REQUIRED))
     return out
 
 
-def validate_vmi_spec(spec: Any, field: str = "spec", permit_pod_bridge: bool = False) -> list[Cause]:
+def validate_vmi_spec(spec: object, field: str = "spec", permit_pod_bridge: bool = False) -> list[Cause]:
     """Every reason `spec` cannot be admitted, in a stable order.
 
     `permit_pod_bridge` is upstream's `permitBridgeInterfaceOnPodNetwork` (always False here).
@@ -169,16 +168,16 @@ def validate_vmi_spec(spec: Any, field: str = "spec", permit_pod_bridge: bool = 
     for path in unsupported_fields(spec):
         causes.append(Cause(f"{field}.{path.split('=')[0]}",
                             f"{field}.{path} is not supported by this KubeVirt implementation", NOT_SUPPORTED))
-    domain = spec["domain"]
-    causes += _memory_causes(domain, field)
-    cpu = domain.get("cpu") or {}
-    for key in ("sockets", "cores", "threads"):
-        value = cpu.get(key)
-        if value is not None and (not isinstance(value, int) or value < 1):
+    # The spec has the model's types from here on, so it is read through the views.
+    view = VirtualMachineInstanceSpecView(spec)
+    causes += _memory_causes(view.domain, field)
+    cpu = view.domain.cpu
+    for key, value in (("sockets", cpu.sockets), ("cores", cpu.cores), ("threads", cpu.threads)):
+        if value is not None and value < 1:
             causes.append(Cause(f"{field}.domain.cpu.{key}", f"{field}.domain.cpu.{key} must be greater than 0"))
-    causes += _device_causes(spec, field, permit_pod_bridge)
-    grace = spec.get("terminationGracePeriodSeconds")
-    if isinstance(grace, int) and grace < 0:
+    causes += _device_causes(view, field, permit_pod_bridge)
+    grace = view.termination_grace_period_seconds
+    if grace is not None and grace < 0:
         causes.append(Cause(f"{field}.terminationGracePeriodSeconds",
                             f"{field}.terminationGracePeriodSeconds must be greater than or equal to 0"))
     return causes
