@@ -61,18 +61,19 @@ class AdmissionRequest:
             raise ValueError("the AdmissionReview has no request")
         obj = req.get("object")
         old = req.get("oldObject")
-        user = req.get("userInfo") if isinstance(req.get("userInfo"), Mapping) else {}
-        resource = req.get("resource") if isinstance(req.get("resource"), Mapping) else {}
+        user, resource = req.get("userInfo"), req.get("resource")
+        user = user if isinstance(user, Mapping) else {}
+        resource = resource if isinstance(resource, Mapping) else {}
         return cls(
             uid=str(req.get("uid") or ""),
             operation=str(req.get("operation") or ""),
-            username=str((user or {}).get("username") or ""),
+            username=str(user.get("username") or ""),
             obj=obj if isinstance(obj, Mapping) else {},
             old=old if isinstance(old, Mapping) else None,
             namespace=str(req.get("namespace") or ""),
             name=str(req.get("name") or ""),
             subresource=str(req.get("subResource") or ""),
-            resource=str((resource or {}).get("resource") or ""),
+            resource=str(resource.get("resource") or ""),
             dry_run=bool(req.get("dryRun")),
         )
 
