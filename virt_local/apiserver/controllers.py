@@ -58,7 +58,7 @@ class Controllers:
         md.setdefault("uid", str(uuid.uuid4()))
         md.setdefault("creationTimestamp", now_rfc3339())
         obj["metadata"] = md
-        await self.store.put(tk, obj)
+        await self.store.put(tk, obj, create=True)
 
     async def _ensure_extension_auth_configmap(self) -> None:
         certs = self.server.certs
