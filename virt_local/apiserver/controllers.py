@@ -107,8 +107,11 @@ class Controllers:
         loop = asyncio.get_running_loop()
         next_check = loop.time()
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns an item that arrives as the
+            # task is cancelled and drops the cancellation, and then stop() waits for ever.
             try:
-                ev = await asyncio.wait_for(self.queue.get(), max(0.0, min(5.0, next_check - loop.time())))
+                async with asyncio.timeout(max(0.0, min(5.0, next_check - loop.time()))):
+                    ev = await self.queue.get()
             except TimeoutError:
                 ev = None
             try:

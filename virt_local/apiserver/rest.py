@@ -271,7 +271,9 @@ async def watch(ctx: Ctx, call: Call) -> Response:
                 if left <= 0:
                     return
                 try:
-                    line = await asyncio.wait_for(w.queue.get(), min(left, interval) if bookmarks else left)
+                    # not wait_for, which on Python 3.11 can swallow the cancellation of a closed stream
+                    async with asyncio.timeout(min(left, interval) if bookmarks else left):
+                        line = await w.queue.get()
                 except TimeoutError:
                     if bookmarks:
                         yield orjson.dumps({"type": "BOOKMARK", "object": {

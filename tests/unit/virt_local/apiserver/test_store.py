@@ -86,10 +86,10 @@ def drain(w: Watcher) -> list[bytes]:
 
 
 async def wait_for_in_flight(store: Store, storage: FaultyStorage, n: int) -> None:
-    """Let the loop run until `n` objects have writes queued (the writer thread is gated)."""
-    async with asyncio.timeout(10):
-        while store.in_flight() < n:
-            await asyncio.sleep(0)
+    """Let the writing tasks run to their commit: `n` objects then have writes queued (the writer
+    thread is gated, so none can complete)."""
+    await asyncio.sleep(0)
+    assert store.in_flight() == n
 
 
 async def test_a_write_is_invisible_until_committed(store: Store, storage: FaultyStorage) -> None:
@@ -206,6 +206,10 @@ async def test_a_watch_from_a_revision_not_reached_is_refused(store: Store) -> N
         store.add_watcher(CM, None, lambda e: True, store.revision + 1)
 
 
+def file_modes(d: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in d.iterdir()}
+
+
 @pytest.fixture
 def open_umask() -> Iterator[None]:
     old = os.umask(0)
@@ -222,7 +226,7 @@ async def test_database_files_are_owner_only(tmp_path: Path, open_umask: None) -
     try:
         store = Store(s)
         await store.put(CM, cm("a"), create=True)
-        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        modes = file_modes(tmp_path)
     finally:
         s.stop()
     assert modes == {"state.db": 0o600, "state.db-wal": 0o600, "state.db-shm": 0o600}
