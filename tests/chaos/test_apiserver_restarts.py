@@ -97,6 +97,7 @@ def not_started(vl: VirtLocal, kind: str, names: list[str], phase: str) -> dict[
     return out
 
 
+@pytest.mark.timeout(600)
 def test_every_pod_starts_and_every_vmi_runs_across_api_server_restarts(stack: VirtLocal,
                                                                          chaos: ChaosLedger) -> None:
     pods: list[str] = []
