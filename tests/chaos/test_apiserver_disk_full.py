@@ -158,6 +158,9 @@ def test_writes_fail_cleanly_while_the_disk_is_full_and_succeed_when_space_retur
         assert c.post(CMS, json=configmap("big", BIG)).status_code == 201
         acknowledged.add("big")
         assert c.get(f"{CMS}/big").json()["data"]["k"] == BIG
+        log = server.log.read_text()
+        assert "no space left on the disk of" in log and "writes fail until this is fixed" in log
+        assert "succeed again" in log
 
     server.stop()
     server.start()

@@ -20,6 +20,7 @@ files the database file's mode.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -34,6 +35,8 @@ CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, rv INTEGER NOT NULL, v
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 GROUP_MAX = 512
+
+log = logging.getLogger("virt_local.apiserver.storage")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Storage:
         self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._failing = False  # the last submission failed (logged once until one succeeds)
 
     def revision(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
@@ -131,6 +135,7 @@ class Storage:
                     break
                 group.append(nxt)
             self._commit_group(group)
+            self._log_transition(group)
             try:
                 loop.call_soon_threadsafe(_resolve, group)
             except RuntimeError:
@@ -170,6 +175,14 @@ class Storage:
                 except sqlite3.Error:
                     pass
             raise
+
+    def _log_transition(self, group: list[_Submission]) -> None:
+        failed = [sub.error for sub in group if sub.error is not None]
+        if failed and not self._failing:
+            log.error("%s; writes fail until this is fixed (reads are still served)", failed[0])
+        elif not failed and self._failing:
+            log.info("storage: writes to %s succeed again", self.path)
+        self._failing = group[-1].error is not None
 
     def _failure(self, e: Exception) -> WriteFailed:
         code = getattr(e, "sqlite_errorname", "")
