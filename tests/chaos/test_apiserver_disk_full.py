@@ -30,6 +30,8 @@ from tests.chaos.conftest import ChaosLedger
 from tests.chaos.private_disk import PrivateDisk
 from tests.support.apiserver import free_port
 
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the disk is a tmpfs in a private mount namespace: needs root")
+
 VENV_BIN = Path(sys.executable).parent
 CMS = "/api/v1/namespaces/default/configmaps"
 BIG = "x" * (2 << 20)  # larger than any space SQLite's files have left over
