@@ -2,7 +2,8 @@
 
 Loop: list (paginated) → replace the cache → watch from the list's resourceVersion with bookmarks
 → when the stream ends or breaks, watch again from the last resourceVersion seen (event or
-bookmark) → on `410 Gone` (history compacted, or the server lost it) list again. Transport and
+bookmark) → on `410 Gone` (history compacted, or the server lost it) or `ResourceVersionTooLarge`
+(the server restarted with an older state than the one cached) list again. Transport and
 server errors back off exponentially on the injected clock; nothing is retried in a tight loop.
 
 Handlers are plain callables (they should only enqueue keys) and receive read-only objects:
@@ -158,6 +159,11 @@ class Informer:
                 need_list = True
                 continue
             except (TransportError, ApiError) as e:
+                if isinstance(e, ApiError) and _too_large(e):
+                    log.warning("%s: the server is behind resourceVersion %s (%s); relisting", self._resource,
+                                self._rv, e.message)
+                    need_list = True
+                    continue
                 level = logging.DEBUG if failures == 0 and not need_list else logging.WARNING
                 log.log(level, "%s: %s failed: %s", self._resource, "list" if need_list else "watch", e)
             failures += 1
@@ -283,6 +289,10 @@ class Informer:
             func(*args)
         except Exception:
             log.exception("%s: event handler %r failed", self._resource, func)
+
+
+def _too_large(e: ApiError) -> bool:
+    return any(c.reason == "ResourceVersionTooLarge" for c in e.causes)
 
 
 async def wait_for_cache_sync(informers: Sequence[Informer], timeout_seconds: float | None = None) -> bool:

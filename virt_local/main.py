@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--node-memory", default=None, metavar="QUANTITY",
                    help="memory each node advertises, e.g. 64Gi (default: this machine's)")
     u.add_argument("--max-pods", type=int, default=110, metavar="N", help="Pods each node takes (default 110)")
+    u.add_argument("--restart-backoff-max", type=float, default=30.0, metavar="SECONDS",
+                   help="longest wait before a component that exited is started again (default 30; the wait "
+                        "doubles from 1 s with each exit within a minute of its start)")
     u.add_argument("-v", "--verbose", action="store_true")
     i = sub.add_parser("images", help="the local image store (containerDisks, kernelBoot images)")
     isub = i.add_subparsers(dest="images_command", required=True)
@@ -100,7 +103,8 @@ def _up(args: argparse.Namespace) -> None:
                           port=args.port, image_map=extra, kubevirt=not args.no_kubevirt,
                           manifests=(args.manifests or DEFAULT_MANIFESTS).resolve(),
                           launcher_image=args.launcher_image or DEFAULT_LAUNCHER_IMAGE,
-                          log_level="debug" if args.verbose else "info", capacity=capacity)
+                          log_level="debug" if args.verbose else "info", capacity=capacity,
+                          restart_backoff_max=args.restart_backoff_max)
 
     def ready(message: str) -> None:
         print(message, flush=True)

@@ -33,8 +33,10 @@ def _die_with_parent() -> None:
 
 class Child:
     def __init__(self, name: str, argv: Sequence[str], log_file: Path, *, env: dict[str, str] | None = None,
-                 ready: Callable[[Child], Awaitable[bool]] | None = None, capture_stdout: bool = False) -> None:
+                 ready: Callable[[Child], Awaitable[bool]] | None = None, capture_stdout: bool = False,
+                 backoff_max: float = BACKOFF_MAX) -> None:
         self.name = name
+        self.backoff_max = backoff_max
         self.argv = list(argv)
         self.log_file = log_file
         self.env = env
@@ -85,7 +87,7 @@ class Child:
     async def supervise(self) -> None:
         """Keep the child running until `stop()`; the first start has already happened."""
         loop = asyncio.get_running_loop()
-        backoff = BACKOFF_INITIAL
+        backoff = min(BACKOFF_INITIAL, self.backoff_max)
         while True:
             assert self.proc is not None
             started = loop.time()
@@ -93,13 +95,13 @@ class Child:
             if self.stopping:
                 return
             if loop.time() - started > STABLE_SECONDS:
-                backoff = BACKOFF_INITIAL
+                backoff = min(BACKOFF_INITIAL, self.backoff_max)
             log.warning("%s exited with code %s; restarting in %.0fs (log: %s)", self.name, code, backoff,
                         self.log_file)
             await asyncio.sleep(backoff)
             if self.stopping:
                 return
-            backoff = min(backoff * 2, BACKOFF_MAX)
+            backoff = min(backoff * 2, self.backoff_max)
             self.restarts += 1
             await self.start()
             log.info("%s restarted (pid %s, restart #%d)", self.name, self.pid, self.restarts)

@@ -58,6 +58,8 @@ class UpSettings:
     launcher_image: str = DEFAULT_LAUNCHER_IMAGE
     log_level: str = "info"
     capacity: NodeCapacity = field(default_factory=NodeCapacity.of_machine)
+    #: the longest wait before a child that exited is started again
+    restart_backoff_max: float = 30.0
 
 
 def free_port() -> int:
@@ -130,7 +132,8 @@ class Up:
         url = f"https://127.0.0.1:{port}"
         self.apiserver = Child("apiserver", [str(VENV_BIN / "virt-local"), "apiserver", "--data-dir",
                                              str(self.data_dir), "--port", str(port)],
-                               self.logs / "apiserver.log", ready=_http_ready(url + "/readyz"))
+                               self.logs / "apiserver.log", ready=_http_ready(url + "/readyz"),
+                               backoff_max=self.s.restart_backoff_max)
         await self.apiserver.start()
         if not await self.apiserver.wait_ready(READY_SECONDS):
             raise RuntimeError(f"the API server did not become ready; see {self.logs / 'apiserver.log'}")
@@ -156,7 +159,7 @@ class Up:
             for n, (hport, _) in handler_ports.items():
                 argv += ["--handler-address", f"{n}=127.0.0.1:{hport}"]
             ctx = ssl.create_default_context(cafile=str(pki.ca_file))
-            out.append(Child("virt-api", argv, self.logs / "virt-api.log",
+            out.append(Child("virt-api", argv, self.logs / "virt-api.log", backoff_max=self.s.restart_backoff_max,
                              ready=_http_ready(f"https://127.0.0.1:{api_port}/apis/subresources.kubevirt.io/v1/healthz",
                                                verify=ctx)))
         else:
@@ -168,6 +171,7 @@ class Up:
                     "--hypervisor", self.mode, "--launcher-image", self.s.launcher_image,
                     "--bind-address", "127.0.0.1", "--port", str(cport), "--log-level", level]
             out.append(Child("virt-controller", argv, self.logs / "virt-controller.log",
+                             backoff_max=self.s.restart_backoff_max,
                              ready=_http_ready(f"http://127.0.0.1:{cport}/healthz")))
         else:
             log.warning("virt-controller is not installed (no virt_controller.main): skipping it")
@@ -182,6 +186,7 @@ class Up:
                         "--port", str(hport), "--health-port", str(health), "--tls-cert", str(crt),
                         "--tls-key", str(key), "--client-ca", str(pki.ca_file)]
                 out.append(Child(f"virt-handler/{n}", argv, self.logs / f"virt-handler-{n}.log",
+                                 backoff_max=self.s.restart_backoff_max,
                                  ready=_http_ready(f"http://127.0.0.1:{health}/healthz")))
         else:
             log.warning("virt-handler is not installed (no virt_handler.main): skipping it")

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from .file_modes import write_private
 from .rbac import UserInfo
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -46,15 +47,13 @@ class TokenAuthority:
             assert isinstance(key, ec.EllipticCurvePrivateKey)
         else:
             key = ec.generate_private_key(ec.SECP256R1())
-            key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()))
-            key_file.chmod(0o600)
+            write_private(key_file, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
         self._key = key
         self._pub = key.public_key()
         token_file = data_dir / "admin.token"
         if not token_file.exists():
-            token_file.write_text(secrets.token_urlsafe(32))
-            token_file.chmod(0o600)
+            write_private(token_file, secrets.token_urlsafe(32).encode())
         self.admin_token = token_file.read_text().strip()
 
     def issue(self, namespace: str, name: str, sa_uid: str, *, expiration_seconds: int = 3600,

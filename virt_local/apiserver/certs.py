@@ -14,11 +14,13 @@ import yaml
 
 from virt_client.tls import KeyPair, generate_ca, issue_certificate, server_context
 
+from .file_modes import private_dir, write_private
+
 
 class ServerCertificates:
     def __init__(self, data_dir: Path, address: str) -> None:
         self.dir = data_dir / "pki"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         self.data_dir = data_dir
         self.ca = self._ca("ca", "virt-local-ca")
         self.front_proxy_ca = self._ca("front-proxy-ca", "virt-local-front-proxy-ca")
@@ -66,8 +68,5 @@ class ServerCertificates:
             "contexts": [{"name": "virt-local", "context": {"cluster": "virt-local", "user": user,
                                                             "namespace": namespace}}],
         }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_private(path, yaml.safe_dump(cfg, sort_keys=False).encode())
         return path

@@ -58,7 +58,7 @@ class Controllers:
         md.setdefault("uid", str(uuid.uuid4()))
         md.setdefault("creationTimestamp", now_rfc3339())
         obj["metadata"] = md
-        await self.store.put(tk, obj)
+        await self.store.put(tk, obj, create=True)
 
     async def _ensure_extension_auth_configmap(self) -> None:
         certs = self.server.certs
@@ -107,8 +107,11 @@ class Controllers:
         loop = asyncio.get_running_loop()
         next_check = loop.time()
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns an item that arrives as the
+            # task is cancelled and drops the cancellation, and then stop() waits for ever.
             try:
-                ev = await asyncio.wait_for(self.queue.get(), max(0.0, min(5.0, next_check - loop.time())))
+                async with asyncio.timeout(max(0.0, min(5.0, next_check - loop.time()))):
+                    ev = await self.queue.get()
             except TimeoutError:
                 ev = None
             try:

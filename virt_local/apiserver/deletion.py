@@ -113,10 +113,24 @@ async def delete_entry(ctx: Ctx, r: ResourceInfo, e: Entry, opts: dict[str, Any]
     return 200, entry.raw
 
 
+async def delete_latest(ctx: Ctx, r: ResourceInfo, namespace: str, name: str, opts: dict[str, Any], *,
+                        dry_run: bool, admit: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+                        ) -> tuple[int, bytes]:
+    """`delete_entry` on the stored version, again on the new one if it changed meanwhile (the store
+    refuses a deletion based on a version that is no longer the stored one)."""
+    for _ in range(5):
+        e = ctx.store.get((r.group, r.plural), namespace, name)
+        if e is None:
+            raise errors.not_found(r.plural, r.group, name)
+        try:
+            return await delete_entry(ctx, r, e, opts, dry_run=dry_run, admit=admit)
+        except errors.ApiError as err:
+            if err.reason != "Conflict" or "Precondition failed" in err.message:
+                raise
+    raise errors.conflict(r.plural, r.group, name)
+
+
 async def delete(ctx: Ctx, call: Call) -> Response:
-    e = ctx.store.get(call.tk, call.namespace, call.info.name)
-    if e is None:
-        raise errors.not_found(call.r.plural, call.r.group, call.info.name)
     opts = delete_options(call)
 
     async def admit(old: dict[str, Any]) -> None:
@@ -124,7 +138,8 @@ async def delete(ctx: Ctx, call: Call) -> Response:
                                              user=call.user, dry_run=call.dry_run, namespace=call.namespace,
                                              name=call.info.name, options=opts)
         call.warnings.extend(warns)
-    code, raw = await delete_entry(ctx, call.r, e, opts, dry_run=call.dry_run, admit=admit)
+    code, raw = await delete_latest(ctx, call.r, call.namespace, call.info.name, opts, dry_run=call.dry_run,
+                                    admit=admit)
     return obj_response(raw, code, call.warnings)
 
 
@@ -139,7 +154,12 @@ async def delete_collection(ctx: Ctx, call: Call) -> Response:
             await ctx.admission.admit(operation="DELETE", r=call.r, subresource="", obj=None, old=old,
                                       user=call.user, dry_run=call.dry_run, namespace=e.namespace, name=e.name,
                                       options=opts)
-        _, raw = await delete_entry(ctx, call.r, e, opts, dry_run=call.dry_run, admit=admit)
+        try:
+            _, raw = await delete_latest(ctx, call.r, e.namespace, e.name, opts, dry_run=call.dry_run, admit=admit)
+        except errors.ApiError as err:
+            if err.code == 404:
+                continue  # deleted meanwhile
+            raise
         raws.append(raw)
     body = (b'{"kind":"' + call.r.list_kind.encode() + b'","apiVersion":"' + call.r.api_version.encode() +
             b'","metadata":{"resourceVersion":"' + str(ctx.store.revision).encode() + b'"},"items":[' +

@@ -1,9 +1,10 @@
 """The REST verbs on resources: get, list, watch, create, update, patch, delete, deletecollection.
 
 Each handler works on one `ResourceInfo`, reads from the in-memory store, runs admission, and
-writes through the store, which acknowledges only after the write is durable. Optimistic
-concurrency: a write that names a resourceVersion other than the stored one is a 409; the check and
-the write happen without an await in between, so two writers can never both win.
+writes through the store, which shows and acknowledges a write only after it is durable. Optimistic
+concurrency: a write that names a resourceVersion other than the stored one is a 409; every write
+is based on the version the handler read, which the store checks again when it queues the write,
+so two writers can never both win.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from .httpserver import Request, Response
 from .rbac import UserInfo
 from .requestinfo import RequestInfo
 from .resources import ResourceInfo
-from .store import Entry, Store, TooOld, TypeKey
+from .store import Entry, Store, TooLarge, TooOld, TypeKey
 
 JSON = "application/json"
 PATCH_TYPES = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
@@ -252,6 +253,10 @@ async def watch(ctx: Ctx, call: Call) -> Response:
         async def once() -> AsyncIterator[bytes]:
             yield line
         return Response(stream=once())
+    except TooLarge as e:
+        raise errors.ApiError(504, "Timeout", str(e), details={
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1}) from None
     as_table = table.wants_table(call.req)
     api_version, kind = call.r.api_version, call.r.kind
     store = ctx.store
@@ -266,7 +271,9 @@ async def watch(ctx: Ctx, call: Call) -> Response:
                 if left <= 0:
                     return
                 try:
-                    line = await asyncio.wait_for(w.queue.get(), min(left, interval) if bookmarks else left)
+                    # not wait_for, which on Python 3.11 can swallow the cancellation of a closed stream
+                    async with asyncio.timeout(min(left, interval) if bookmarks else left):
+                        line = await w.queue.get()
                 except TimeoutError:
                     if bookmarks:
                         yield orjson.dumps({"type": "BOOKMARK", "object": {
@@ -369,7 +376,7 @@ async def create(ctx: Ctx, call: Call) -> Response:
         raise errors.already_exists(call.r.plural, call.r.group, name)
     if call.dry_run:
         return obj_response(orjson.dumps(obj), 201, call.warnings)
-    entry = await ctx.store.put(call.tk, obj)
+    entry = await ctx.store.put(call.tk, obj, create=True)
     return obj_response(entry.raw, 201, call.warnings)
 
 
@@ -418,6 +425,7 @@ async def update(ctx: Ctx, call: Call, new: dict[str, Any] | None = None, *, sta
     if call.dry_run:
         return obj_response(orjson.dumps(obj), 200, call.warnings)
     md = obj["metadata"]
+    md["resourceVersion"] = str(cur.rv)  # the version this update was computed from
     if md.get("deletionTimestamp") and not md.get("finalizers"):
         entry = await ctx.store.delete(call.tk, obj)
     else:

@@ -24,6 +24,7 @@ from .builtin import FIELD_GETTERS, VIRTUAL
 from .certs import ServerCertificates
 from .controllers import Controllers
 from .crd_hooks import SchemaHooksImpl, crd_before_write
+from .file_modes import private_dir, restrict_data_dir
 from .httpserver import HttpServer, Request, Response
 from .pod_ips import PodAddresses
 from .rbac import RbacSnapshot, RequestAttributes, UserInfo, forbidden_message
@@ -52,12 +53,13 @@ class Settings:
 class ApiServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         self.certs = ServerCertificates(settings.data_dir, settings.address)
         self.storage = Storage(settings.data_dir / "state.db")
         self.store = Store(self.storage, history=settings.watch_history)
         self.store.field_getters.update(FIELD_GETTERS)
         self.tokens = TokenAuthority(settings.data_dir)
+        restrict_data_dir(settings.data_dir)  # what an older version left readable to others
         self.authn = Authenticator(self.tokens, self._sa_uid)
         self.table = ResourceTable()
         self._rbac: RbacSnapshot | None = None

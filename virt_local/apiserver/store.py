@@ -1,9 +1,23 @@
 """The authoritative object store: in memory for reads, SQLite for durability, one global revision.
 
 Objects are held as their serialized JSON bytes (what list, get and watch send) plus the few parsed
-fields that selection and garbage collection need, which keeps memory low with many objects. A write
-assigns the next revision, updates memory at once (so later writes see it), and is acknowledged
-and published to watchers only after its SQLite transaction committed, in revision order.
+fields that selection and garbage collection need, which keeps memory low with many objects.
+
+Invariants:
+- Nothing is visible before it is committed. A write gets the next revision and goes to storage;
+  memory (get, list, the indexes), watchers and listeners see it only once its transaction
+  committed, in revision order, and its client is answered only then. A write that fails leaves
+  memory exactly as it was and answers its client with a `Status` (500, naming the disk when it is
+  full); reads keep being served from memory meanwhile.
+- `revision` is the revision of the last committed write: lists and bookmarks never name a revision
+  that may still be lost, so a watch resumed from one after a restart of the server misses nothing.
+  A watch from a revision the server has not reached is refused as kube-apiserver does (504,
+  `ResourceVersionTooLarge`), and the client relists.
+- At most one write per object is in flight. A write to an object with a write in flight waits for
+  it, then checks its precondition against what was committed: a create fails if the object exists,
+  a write naming a `resourceVersion` fails with 409 Conflict unless it is still the stored one. So a
+  write is never made over state that was not committed, and a failed write cannot leave a later
+  one standing on it.
 """
 
 from __future__ import annotations
@@ -17,9 +31,11 @@ from typing import Any
 
 import orjson
 
-from .storage import Storage, Write
+from . import errors
+from .storage import Storage, Write, WriteFailed
 
 TypeKey = tuple[str, str]  # (group, plural)
+ObjectKey = tuple[TypeKey, str, str]  # (type, namespace, name)
 FieldGetter = Callable[[dict[str, Any]], dict[str, str]]
 
 
@@ -64,6 +80,23 @@ class TooOld(Exception):
     pass
 
 
+class TooLarge(Exception):
+    """A watch from a revision this server has not reached (its state is older than the client's)."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object written in a commit: its new state, or its final state when `deleting`.
+
+    `create` requires that the object does not exist; otherwise a `metadata.resourceVersion` in `obj`
+    requires that it is still the stored one (a write without one is unconditional)."""
+
+    tk: TypeKey
+    obj: dict[str, Any]
+    deleting: bool = False
+    create: bool = False
+
+
 def storage_key(tk: TypeKey, namespace: str, name: str) -> str:
     return f"{tk[0]}|{tk[1]}|{namespace}|{name}"
 
@@ -76,7 +109,9 @@ def _split_key(key: str) -> tuple[TypeKey, str, str]:
 class Store:
     def __init__(self, storage: Storage, *, history: int = 10000, max_queue: int = 20000) -> None:
         self.storage = storage
-        self.revision = storage.revision()
+        self.revision = storage.revision()  # of the last committed write
+        self._assigned = self.revision  # the last revision handed out (committed or in flight)
+        self._in_flight: dict[ObjectKey, asyncio.Future[None]] = {}
         self.objects: dict[TypeKey, dict[tuple[str, str], Entry]] = {}
         self.by_uid: dict[str, tuple[TypeKey, str, str]] = {}
         self.dependents: dict[str, set[tuple[TypeKey, str, str]]] = {}
@@ -87,7 +122,6 @@ class Store:
         self.max_queue = max_queue
         self.field_getters: dict[TypeKey, FieldGetter] = {}
         self.listeners: list[Callable[[Event], None]] = []
-        self._batch: tuple[builtins.list[Write], builtins.list[Event], asyncio.Future[None]] | None = None
 
     # ---- loading -------------------------------------------------------------------------
     def load(self) -> int:
@@ -141,66 +175,71 @@ class Store:
         return len(self.objects.get(tk, {}))
 
     # ---- writes --------------------------------------------------------------------------
-    async def put(self, tk: TypeKey, obj: dict[str, Any]) -> Entry:
+    async def put(self, tk: TypeKey, obj: dict[str, Any], *, create: bool = False) -> Entry:
         """Create or replace `obj` (its metadata names it). Returns the stored entry."""
-        return (await self.commit([(tk, obj, False)]))[0]
+        return (await self.commit([Change(tk, obj, create=create)]))[0]
 
     async def delete(self, tk: TypeKey, obj: dict[str, Any]) -> Entry:
         """Remove the object; `obj` is its final state, published with the deletion revision."""
-        return (await self.commit([(tk, obj, True)]))[0]
+        return (await self.commit([Change(tk, obj, deleting=True)]))[0]
 
-    async def commit(self, changes: Iterable[tuple[TypeKey, dict[str, Any], bool]]) -> builtins.list[Entry]:
+    def in_flight(self) -> int:
+        """How many objects have a write waiting for its commit."""
+        return len(self._in_flight)
+
+    async def commit(self, changes: Iterable[Change]) -> builtins.list[Entry]:
+        """Write `changes` atomically; returns their entries once committed and published.
+
+        Raises `errors.ApiError`: a failed precondition (404, 409) or a failed commit (500)."""
+        changes = builtins.list(changes)
+        keys = [_object_key(c) for c in changes]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one commit writes each object once")
+        while busy := [self._in_flight[k] for k in keys if k in self._in_flight]:
+            await asyncio.wait(busy)
+        # From here to the submission nothing awaits: the preconditions hold when the writes are queued.
+        for c, (tk, ns, name) in zip(changes, keys, strict=True):
+            _check_precondition(c, self.get(tk, ns, name))
         writes: builtins.list[Write] = []
+        entries: builtins.list[Entry] = []
+        for c, (tk, ns, name) in zip(changes, keys, strict=True):
+            self._assigned += 1
+            rv = self._assigned
+            c.obj["metadata"]["resourceVersion"] = str(rv)
+            raw = orjson.dumps(c.obj)
+            entries.append(self._entry(tk, rv, raw, c.obj))
+            writes.append(Write(storage_key(tk, ns, name), rv, None if c.deleting else raw))
+        fut = self.storage.submit(writes, self._assigned)
+        for k in keys:
+            self._in_flight[k] = fut
+        applied = [(c.tk, c.deleting, e) for c, e in zip(changes, entries, strict=True)]
+        # added before anyone awaits `fut`: memory changes before the writer is answered
+        fut.add_done_callback(lambda f: self._settle(f, keys, applied))
+        try:
+            await asyncio.shield(fut)
+        except WriteFailed as e:
+            raise errors.internal(e.message) from None
+        return entries
+
+    def _settle(self, fut: asyncio.Future[None], keys: builtins.list[ObjectKey],
+                applied: builtins.list[tuple[TypeKey, bool, Entry]]) -> None:
+        for k in keys:
+            if self._in_flight.get(k) is fut:
+                del self._in_flight[k]
+        if fut.cancelled() or fut.exception() is not None:
+            return  # nothing was stored: memory stays as it was
         events: builtins.list[Event] = []
-        out: builtins.list[Entry] = []
-        for tk, obj, deleting in changes:
-            md = obj["metadata"]
-            ns, name = md.get("namespace", "") or "", md["name"]
-            self.revision += 1
-            rv = self.revision
-            md["resourceVersion"] = str(rv)
-            raw = orjson.dumps(obj)
-            entry = self._entry(tk, rv, raw, obj)
-            prev = self.get(tk, ns, name)
+        for tk, deleting, entry in applied:
+            prev = self.get(tk, entry.namespace, entry.name)
             if prev is not None:
                 self._unindex(tk, prev)
             if deleting:
-                writes.append(Write(storage_key(tk, ns, name), rv, None))
-                events.append(Event(rv, tk, "DELETED", entry, prev))
+                events.append(Event(entry.rv, tk, "DELETED", entry, prev))
             else:
                 self._index(tk, entry)
-                writes.append(Write(storage_key(tk, ns, name), rv, raw))
-                events.append(Event(rv, tk, "MODIFIED" if prev is not None else "ADDED", entry, prev))
-            out.append(entry)
-        fut = self._enqueue(writes, events)
-        await asyncio.shield(fut)
-        return out
-
-    def _enqueue(self, writes: builtins.list[Write], events: builtins.list[Event]) -> asyncio.Future[None]:
-        """Join the batch that is flushed to storage at the end of this loop iteration: one
-        transaction and one thread hand-off for all writes made concurrently."""
-        if self._batch is None:
-            loop = asyncio.get_running_loop()
-            self._batch = ([], [], loop.create_future())
-            loop.call_soon(self._flush)
-        self._batch[0].extend(writes)
-        self._batch[1].extend(events)
-        return self._batch[2]
-
-    def _flush(self) -> None:
-        assert self._batch is not None
-        writes, events, waiter = self._batch
-        self._batch = None
-        fut = self.storage.submit(writes, self.revision)
-
-        def done(f: asyncio.Future[None]) -> None:
-            exc = f.exception()
-            if exc is None:
-                self._publish(events)
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(exc)
-        fut.add_done_callback(done)
+                events.append(Event(entry.rv, tk, "MODIFIED" if prev is not None else "ADDED", entry, prev))
+        self.revision = max(self.revision, applied[-1][2].rv)
+        self._publish(events)
 
     # ---- watch ---------------------------------------------------------------------------
     def _publish(self, events: builtins.list[Event]) -> None:
@@ -248,6 +287,8 @@ class Store:
     def add_watcher(self, tk: TypeKey, namespace: str | None, match: Callable[[Entry], bool],
                     since: int | None) -> Watcher:
         """Register a watcher. `since=None` starts with ADDED events for the current state."""
+        if since is not None and since > self.revision:
+            raise TooLarge(f"Too large resource version: {since}, current: {self.revision}")
         w = Watcher(tk, namespace, match)
         if since is None:
             for e in self.list(tk, namespace):
@@ -279,3 +320,24 @@ class Store:
         for lst in list(self.watchers.values()):
             for w in list(lst):
                 self._close(w)
+
+
+def _object_key(c: Change) -> ObjectKey:
+    md = c.obj["metadata"]
+    return c.tk, md.get("namespace", "") or "", md["name"]
+
+
+def _check_precondition(c: Change, cur: Entry | None) -> None:
+    group, plural = c.tk
+    name = c.obj["metadata"]["name"]
+    if c.create:
+        if cur is not None:
+            raise errors.already_exists(plural, group, name)
+        return
+    base = c.obj["metadata"].get("resourceVersion")
+    if not base:
+        return
+    if cur is None:
+        raise errors.not_found(plural, group, name)
+    if str(cur.rv) != str(base):
+        raise errors.conflict(plural, group, name)
