@@ -2,7 +2,7 @@
 
 Rules (reference §2.3, §3.1, Appendix E):
 - an unprocessed VMI that is not being deleted gets the finalizer
-  `kubevirt.io/foregroundDeleteVirtualMachine` (written first) and one launcher Pod, never two:
+  `kubevirt.io/foregroundDeleteVirtualMachine` (the VMI is written before the Pod) and one launcher Pod, never two:
   nothing is created while a creation is still expected, while any launcher Pod of the VMI exists,
   or while a launcher Pod of an earlier VMI of the same name has not ended (its QEMU may still hold
   the disks);
@@ -63,10 +63,10 @@ class VMISnapshot:
 
 @dataclass(frozen=True)
 class AddFinalizer:
-    """Add the VMI finalizer before anything is created (the status write comes after the Pod)."""
+    """Write the VMI with its finalizer (and the phase it has now) before anything is created; the
+    plan's status is then that same object, so the shell does not write it twice."""
 
-    finalizers: list[str]
-    previous: list[str]
+    vmi: VMIObject
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def plan(s: VMISnapshot, now: datetime) -> VMIPlan:
         if not s.predecessors:
             if VMI_FINALIZER not in finalizers:
                 new["metadata"]["finalizers"] = [*finalizers, VMI_FINALIZER]
-                actions.append(AddFinalizer(new["metadata"]["finalizers"], finalizers))
+                actions.append(AddFinalizer(new))
             actions.append(CreatePod(render_launcher_pod(new_view, s.launcher, s.pod_suffix)))
     clear_failure(new)
 

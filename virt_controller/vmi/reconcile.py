@@ -147,8 +147,8 @@ class VMIController:
         now = self.clock.now()
         try:
             result = plan(snapshot, now)
-            resource_version = await self._perform(key, snapshot.vmi, result)
-            if result.status is not None:
+            resource_version, written = await self._perform(key, snapshot.vmi, result)
+            if result.status is not None and result.status is not written:
                 await self._write(key, snapshot, result.status, resource_version)
         except ReconcileError as e:
             await self._record_failure(snapshot, failure_vmi(snapshot.vmi, e, rfc3339(now)), e)
@@ -157,26 +157,21 @@ class VMIController:
             return RequeueAfter(result.requeue_after)
         return DONE
 
-    async def _perform(self, key: str, vmi: VirtualMachineInstanceView, result: VMIPlan) -> str:
-        """Run the actions; the VMI's resourceVersion after them."""
+    async def _perform(self, key: str, vmi: VirtualMachineInstanceView,
+                       result: VMIPlan) -> tuple[str, VMIObject | None]:
+        """Run the actions; the VMI's resourceVersion after them, and the VMI object they wrote (if any)."""
         resource_version = vmi.metadata.resource_version
+        written: VMIObject | None = None
         for action in result.actions:
             if isinstance(action, AddFinalizer):
-                resource_version = await self._add_finalizer(vmi, action)
+                # a conflict is retried by the runner like any client error: nothing the user must know
+                updated = await self.client.update(VMIS, action.vmi)
+                resource_version, written = VirtualMachineInstanceView(updated).metadata.resource_version, action.vmi
             elif isinstance(action, CreatePod):
                 await self._create_pod(key, vmi, action.pod)
             elif isinstance(action, DeletePod):
                 await self._delete_pod(key, vmi, action)
-        return resource_version
-
-    async def _add_finalizer(self, vmi: VirtualMachineInstanceView, action: AddFinalizer) -> str:
-        ops: list[dict[str, Any]] = [{"op": "add", "path": "/metadata/finalizers", "value": action.finalizers}]
-        if action.previous:
-            ops = [{"op": "test", "path": "/metadata/finalizers", "value": action.previous},
-                   {"op": "replace", "path": "/metadata/finalizers", "value": action.finalizers}]
-        # a conflict is retried by the runner like any client error: nothing the user must know
-        patched = await self.client.patch(VMIS, vmi.name, ops, vmi.namespace, patch_type="json")
-        return VirtualMachineInstanceView(patched).metadata.resource_version
+        return resource_version, written
 
     async def _write(self, key: str, snapshot: VMISnapshot, new: VMIObject, resource_version: str) -> None:
         old = snapshot.vmi

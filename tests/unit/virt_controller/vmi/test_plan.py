@@ -144,8 +144,9 @@ def test_the_finalizer_is_written_before_the_pod() -> None:
     del v["metadata"]["finalizers"]
     result = plan(snap(v, []), AT)
     assert [type(a).__name__ for a in result.actions] == ["AddFinalizer", "CreatePod"]
-    assert isinstance(result.actions[0], AddFinalizer) and result.actions[0].finalizers == [FIN]
-    assert result.status is not None and result.status["metadata"]["finalizers"] == [FIN]
+    assert isinstance(result.actions[0], AddFinalizer) and result.actions[0].vmi["metadata"]["finalizers"] == [FIN]
+    assert result.actions[0].vmi["status"]["phase"] == "Pending"
+    assert result.status is result.actions[0].vmi  # written once, before the Pod
 
 
 def settle(v: dict[str, Any], pods: list[dict[str, Any]], seconds: float = 0.6) -> VMIPlan:

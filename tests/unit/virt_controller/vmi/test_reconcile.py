@@ -58,7 +58,7 @@ async def test_a_vmi_without_its_finalizer_gets_it_before_its_pod() -> None:
     async with FakeCluster(kube) as cluster:
         await cluster.reconcile(cluster.vmi.reconcile, KEY)
     assert [(w.verb, w.ref.plural) for w in kube.writes if w.ref != r.EVENTS] == [
-        ("patch", "virtualmachineinstances"), ("create", "pods"), ("update", "virtualmachineinstances")]
+        ("update", "virtualmachineinstances"), ("create", "pods")]
     stored = kube.stored(r.VMIS, "vm1", NS)
     assert stored is not None and stored["metadata"]["finalizers"] == [FIN] and stored["status"]["phase"] == "Pending"
 
