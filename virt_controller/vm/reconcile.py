@@ -18,6 +18,7 @@ from virt_client.api.constants import Kind
 from virt_client.api.objects import controller_key, is_deleting, uid
 from virt_client.api.views import (
     DataVolumeView,
+    ObjectView,
     PersistentVolumeClaimView,
     StartFailureView,
     VirtualMachineInstanceView,
@@ -90,7 +91,7 @@ class VMController:
             self.controller.enqueue_key(key)
 
     def _volume_changed(self, obj: FrozenDict) -> None:
-        volume = DataVolumeView(obj)
+        volume = ObjectView(obj)  # a DataVolume or a PVC: only its name matters
         for vm in self.vms.by_index("namespace", volume.namespace):
             dvs, pvcs = referenced_volumes(VirtualMachineView(vm))
             if volume.name in (*dvs, *pvcs):
