@@ -17,7 +17,7 @@ import secrets
 import string
 from typing import Any
 
-from virt_client.api.constants import Kind
+from virt_client.api.constants import CREATED_BY_LABEL, Kind
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.objects import controller_key, is_deleting, uid
 from virt_client.api.times import rfc3339
@@ -123,7 +123,7 @@ class VMIController:
     def _snapshot(self, key: str, vmi: VirtualMachineInstanceView) -> VMISnapshot:
         pods = [PodView(p) for p in self.pods.by_index(CREATED_BY_INDEX, vmi.uid)]
         predecessors = [pod for p in self.pods.by_index(VMI_KEY_INDEX, key)
-                        if (pod := PodView(p)).labels.get("kubevirt.io/created-by") != vmi.uid
+                        if (pod := PodView(p)).labels.get(CREATED_BY_LABEL) != vmi.uid
                         and (ref := pod.controller_ref) is not None and ref.uid != vmi.uid
                         and not pod_has_ended(pod)]
         pvcs: dict[str, PersistentVolumeClaimView] | None = None
