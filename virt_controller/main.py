@@ -23,7 +23,14 @@ from virt_client.kube import KubeClient
 from virt_client.leader_election import LeaderElectionConfig, LeaderElector, LeaderLost
 from virt_client.logs import setup_logging
 from virt_client.resources import DATAVOLUMES, PODS, PVCS, VMIRSS, VMIS, VMS
-from virt_controller.ownership import CREATED_BY_INDEX, OWNER_UID_INDEX, by_controller_uid, by_created_by
+from virt_controller.ownership import (
+    CREATED_BY_INDEX,
+    OWNER_UID_INDEX,
+    VMI_KEY_INDEX,
+    by_controller_uid,
+    by_created_by,
+    by_vmi_key,
+)
 from virt_controller.settings import Settings, parse_settings
 from virt_controller.status_server import StatusServer
 from virt_controller.vm.reconcile import VMController
@@ -43,7 +50,7 @@ async def run(settings: Settings) -> None:
         vms = Informer(client, VMS, clock=clock)
         vmis = Informer(client, VMIS, clock=clock, indexers={OWNER_UID_INDEX: by_controller_uid})
         pods = Informer(client, PODS, clock=clock, label_selector="kubevirt.io=virt-launcher",
-                        indexers={CREATED_BY_INDEX: by_created_by})
+                        indexers={CREATED_BY_INDEX: by_created_by, VMI_KEY_INDEX: by_vmi_key})
         replicasets = Informer(client, VMIRSS, clock=clock)
         datavolumes = Informer(client, DATAVOLUMES, clock=clock)
         pvcs = Informer(client, PVCS, clock=clock)
@@ -51,8 +58,8 @@ async def run(settings: Settings) -> None:
         controllers = (
             VMController(client=client, vms=vms, vmis=vmis, datavolumes=datavolumes, pvcs=pvcs,
                          recorder=recorder, clock=clock, workers=settings.workers),
-            VMIController(client=client, vmis=vmis, pods=pods, recorder=recorder, launcher=settings.launcher,
-                          clock=clock, workers=settings.vmi_workers),
+            VMIController(client=client, vmis=vmis, pods=pods, pvcs=pvcs, recorder=recorder,
+                          launcher=settings.launcher, clock=clock, workers=settings.vmi_workers),
             ReplicaSetController(client=client, replicasets=replicasets, vmis=vmis, recorder=recorder,
                                  clock=clock, workers=settings.workers),
         )

@@ -14,7 +14,6 @@ and configuration always give the same Pod, so golden files pin it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import (
@@ -35,8 +34,43 @@ from virt_client.api.constants import (
     VMI_ID_LABEL,
     Kind,
 )
+from virt_client.api.objects import owner_reference
+from virt_client.api.views import (
+    ContainerDiskSourceView,
+    FirmwareView,
+    PersistentVolumeClaimSourceView,
+    View,
+    VirtualMachineInstanceSpecView,
+    VirtualMachineInstanceView,
+    VolumeView,
+)
+from virt_client.api.views.fields import OptSub, Sub
+from virt_client.indexer import thaw
 from virt_controller.pod_resources import compute_resources
 from virt_controller.settings import LauncherConfig
+
+
+class _EphemeralView(View):
+    __slots__ = ()
+    persistent_volume_claim = OptSub("persistentVolumeClaim", PersistentVolumeClaimSourceView)
+
+
+class _LauncherVolumeView(VolumeView):
+    """A VMI volume with the sources only the Pod rendering reads."""
+
+    __slots__ = ()
+    ephemeral = OptSub("ephemeral", _EphemeralView)
+
+
+class _KernelBootView(View):
+    __slots__ = ()
+    container = OptSub("container", ContainerDiskSourceView)
+
+
+class _LauncherFirmwareView(FirmwareView):
+    __slots__ = ()
+    kernel_boot = Sub("kernelBoot", _KernelBootView)
+
 
 RUN_DIR = "/var/run/kubevirt"
 SOCKETS_DIR = f"{RUN_DIR}/sockets"
@@ -66,19 +100,17 @@ def launcher_pod_name(vmi_name: str, suffix: str) -> str:
     return f"{POD_NAME_PREFIX}{vmi_name}-{suffix}"
 
 
-def sanitize_hostname(vmi: Mapping[str, Any]) -> str:
+def sanitize_hostname(vmi: VirtualMachineInstanceView) -> str:
     """`spec.hostname`, else the VMI name made a valid DNS label (upstream's rule)."""
-    spec = vmi.get("spec") or {}
-    if spec.get("hostname"):
-        return str(spec["hostname"])
-    name = str((vmi.get("metadata") or {}).get("name", ""))
-    return re.sub(r"[^a-z0-9-]", "-", name.lower())[:63].strip("-") or "vmi"
+    if vmi.spec.hostname:
+        return vmi.spec.hostname
+    return re.sub(r"[^a-z0-9-]", "-", vmi.name.lower())[:63].strip("-") or "vmi"
 
 
-def grace_period(vmi: Mapping[str, Any]) -> int:
+def grace_period(vmi: VirtualMachineInstanceView) -> int:
     """The VMI's `terminationGracePeriodSeconds` (default 30)."""
-    value = (vmi.get("spec") or {}).get("terminationGracePeriodSeconds")
-    return DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS if value is None else int(value)
+    value = vmi.spec.termination_grace_period_seconds
+    return DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS if value is None else value
 
 
 def default_pull_policy(image: str) -> str:
@@ -91,15 +123,16 @@ def default_pull_policy(image: str) -> str:
     return "IfNotPresent"
 
 
-def _volumes(spec: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(spec: VirtualMachineInstanceSpecView) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Pod volumes and compute mounts: the run dir, container disks, kernel boot, PVCs."""
     volumes: list[dict[str, Any]] = [
         {"name": RUN_VOLUME, "hostPath": {"path": RUN_DIR, "type": "DirectoryOrCreate"}}]
     mounts: list[dict[str, Any]] = [{"name": RUN_VOLUME, "mountPath": RUN_DIR}]
 
-    def image_volume(name: str, image: str, policy: str | None) -> None:
+    def image_volume(name: str, source: ContainerDiskSourceView) -> None:
+        image = source.image
         volumes.append({"name": name, "image": {"reference": image,
-                                                "pullPolicy": policy or default_pull_policy(image)}})
+                                                "pullPolicy": source.image_pull_policy or default_pull_policy(image)}})
         mounts.append({"name": name, "mountPath": f"{CONTAINER_DISKS_DIR}/{name}", "readOnly": True})
 
     def pvc_volume(name: str, claim: str, read_only: bool) -> None:
@@ -112,34 +145,33 @@ def _volumes(spec: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
             mount["readOnly"] = True
         mounts.append(mount)
 
-    for vol in spec.get("volumes") or ():
-        name = str(vol.get("name"))
-        if cd := vol.get("containerDisk"):
-            image_volume(name, str(cd.get("image")), cd.get("imagePullPolicy"))
-        elif pvc := vol.get("persistentVolumeClaim"):
-            pvc_volume(name, str(pvc.get("claimName")), bool(pvc.get("readOnly")))
-        elif dv := vol.get("dataVolume"):
-            pvc_volume(name, str(dv.get("name")), False)
-        elif (eph := vol.get("ephemeral")) and (epvc := eph.get("persistentVolumeClaim")):
-            pvc_volume(name, str(epvc.get("claimName")), True)
-    kernel = (((spec.get("domain") or {}).get("firmware") or {}).get("kernelBoot") or {}).get("container")
-    if kernel and kernel.get("image"):
-        image_volume(KERNEL_BOOT_VOLUME, str(kernel["image"]), kernel.get("imagePullPolicy"))
+    for vol in spec.volumes:
+        vol = _LauncherVolumeView(vol.raw)
+        if cd := vol.container_disk:
+            image_volume(vol.name, cd)
+        elif pvc := vol.persistent_volume_claim:
+            pvc_volume(vol.name, pvc.claim_name, pvc.read_only)
+        elif dv := vol.data_volume:
+            pvc_volume(vol.name, dv.name, False)
+        elif (eph := vol.ephemeral) and (epvc := eph.persistent_volume_claim):
+            pvc_volume(vol.name, epvc.claim_name, True)
+    kernel = _LauncherFirmwareView(spec.domain.firmware.raw).kernel_boot.container
+    if kernel and kernel.image:
+        image_volume(KERNEL_BOOT_VOLUME, kernel)
     return volumes, mounts
 
 
-def render_launcher_pod(vmi: Mapping[str, Any], config: LauncherConfig, suffix: str) -> dict[str, Any]:
-    """The launcher Pod for `vmi` (a wire dict with metadata.uid set)."""
-    md = vmi.get("metadata") or {}
-    spec = vmi.get("spec") or {}
-    name = str(md.get("name"))
-    uid = str(md.get("uid"))
+def render_launcher_pod(vmi: VirtualMachineInstanceView, config: LauncherConfig, suffix: str) -> dict[str, Any]:
+    """The launcher Pod for `vmi` (metadata.uid set)."""
+    spec = vmi.spec
+    name = vmi.name
+    uid = vmi.uid
     grace = grace_period(vmi)
 
-    labels = {k: v for k, v in (md.get("labels") or {}).items() if k != NODE_NAME_LABEL}
+    labels = {k: v for k, v in vmi.labels.items() if k != NODE_NAME_LABEL}
     labels.update({APP_LABEL: APP_LABEL_VIRT_LAUNCHER, CREATED_BY_LABEL: uid,
                    VIRTUAL_MACHINE_NAME_LABEL: sanitize_hostname(vmi), VMI_ID_LABEL: name})
-    annotations = {k: v for k, v in (md.get("annotations") or {}).items()
+    annotations = {k: v for k, v in vmi.annotations.items()
                    if not k.startswith("kubectl.kubernetes.io/") and k not in _DROPPED_ANNOTATIONS}
     annotations.update({DOMAIN_ANNOTATION: name, DEFAULT_CONTAINER_ANNOTATION: LAUNCHER_COMPUTE_CONTAINER,
                         MIGRATION_TRANSPORT_UNIX_ANNOTATION: "true"})
@@ -155,7 +187,7 @@ def render_launcher_pod(vmi: Mapping[str, Any], config: LauncherConfig, suffix: 
                  # where this Pod mounts images and PVCs; the launcher's own defaults are under --dir
                  "--container-disk-dir", CONTAINER_DISKS_DIR, "--pvc-dir", PVC_DIR,
                  "--capabilities-cache", CAPABILITIES_CACHE_DIR],
-        "resources": compute_resources(spec.get("domain") or {}, config.hypervisor),
+        "resources": compute_resources(spec.domain, config.hypervisor),
         "volumeMounts": mounts,
     }
     pod_spec: dict[str, Any] = {
@@ -164,26 +196,26 @@ def render_launcher_pod(vmi: Mapping[str, Any], config: LauncherConfig, suffix: 
         "terminationGracePeriodSeconds": grace + POD_GRACE_PADDING,
         "enableServiceLinks": False,
         "automountServiceAccountToken": False,
-        "nodeSelector": {SCHEDULABLE_NODE_LABEL: "true", **(spec.get("nodeSelector") or {})},
+        "nodeSelector": {SCHEDULABLE_NODE_LABEL: "true", **spec.node_selector},
         "containers": [container],
         "volumes": volumes,
     }
     for src, dst in _COPIED_SPEC_FIELDS:
-        if spec.get(src) is not None:
-            pod_spec[dst] = spec[src]
-    if spec.get("serviceAccountName"):
-        pod_spec["serviceAccountName"] = spec["serviceAccountName"]
+        if spec.raw.get(src) is not None:
+            pod_spec[dst] = thaw(spec.raw[src])
+    if account := spec.raw.get("serviceAccountName"):
+        pod_spec["serviceAccountName"] = account
 
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": launcher_pod_name(name, suffix),
-            "namespace": md.get("namespace"),
+            "namespace": vmi.namespace,
             "labels": labels,
             "annotations": annotations,
-            "ownerReferences": [{"apiVersion": API_VERSION, "kind": str(Kind.VIRTUAL_MACHINE_INSTANCE),
-                                 "name": name, "uid": uid, "controller": True, "blockOwnerDeletion": True}],
+            "ownerReferences": [owner_reference(vmi.raw, api_version=API_VERSION,
+                                                kind=str(Kind.VIRTUAL_MACHINE_INSTANCE))],
         },
         "spec": pod_spec,
     }

@@ -20,10 +20,10 @@ vCPU, upstream's default `cpuAllocationRatio`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.quantity import Quantity
+from virt_client.api.views import DomainSpecView, MemoryView, View
 from virt_controller.settings import Hypervisor
 
 MI = 1 << 20
@@ -37,52 +37,59 @@ TCG_OVERHEAD = 64 * MI
 CPU_ALLOCATION_RATIO = 10
 KVM_DEVICE = "devices.kubevirt.io/kvm"
 
-
-def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
-    cur: Any = d
-    for p in path:
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(p)
-    return cur
+QuantityValue = str | int | float
 
 
-def vcpus(domain: Mapping[str, Any]) -> int:
+class _ReservedOverheadView(View):
+    __slots__ = ()
+
+    @property
+    def added_overhead(self) -> QuantityValue | None:
+        value = self.raw.get("addedOverhead")
+        return value if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+
+
+def _added_overhead(domain: DomainSpecView) -> QuantityValue | None:
+    memory: MemoryView = domain.memory
+    return _ReservedOverheadView(memory.raw.get("reservedOverhead")).added_overhead
+
+
+def vcpus(domain: DomainSpecView) -> int:
     """sockets × cores × threads (each defaulting to 1)."""
-    cpu = domain.get("cpu") or {}
-    return int(cpu.get("sockets") or 1) * int(cpu.get("cores") or 1) * int(cpu.get("threads") or 1)
+    cpu = domain.cpu
+    return (cpu.sockets or 1) * (cpu.cores or 1) * (cpu.threads or 1)
 
 
-def guest_memory(domain: Mapping[str, Any]) -> int:
+def guest_memory(domain: DomainSpecView) -> int:
     """Guest RAM in bytes: memory.guest, else the memory request, else the limit, else 0."""
-    for value in (_get(domain, "memory", "guest"), _get(domain, "resources", "requests", "memory"),
-                  _get(domain, "resources", "limits", "memory")):
+    resources = domain.resources
+    for value in (domain.memory.guest, resources.requests.get("memory"), resources.limits.get("memory")):
         if value is not None:
             return Quantity.parse(value).to_bytes()
     return 0
 
 
-def memory_overhead(domain: Mapping[str, Any], hypervisor: Hypervisor) -> int:
+def memory_overhead(domain: DomainSpecView, hypervisor: Hypervisor) -> int:
     """The launcher Pod's memory on top of guest RAM, in bytes (a whole number of MiB)."""
     total = LAUNCHER_OVERHEAD + DAEMON_OVERHEAD
     if hypervisor is not Hypervisor.TEST:
         total += QEMU_OVERHEAD + guest_memory(domain) // 512 + PER_VCPU_OVERHEAD * vcpus(domain)
         total += IOTHREAD_OVERHEAD
-        if _get(domain, "devices", "autoattachGraphicsDevice") is not False:
+        if domain.devices.autoattach_graphics_device is not False:
             total += VIDEO_OVERHEAD
         if hypervisor is Hypervisor.EMULATION:
             total += TCG_OVERHEAD
-    added = _get(domain, "memory", "reservedOverhead", "addedOverhead")
+    added = _added_overhead(domain)
     if added is not None:
         total += Quantity.parse(added).to_bytes()
     return math.ceil(total / MI) * MI
 
 
-def compute_resources(domain: Mapping[str, Any], hypervisor: Hypervisor) -> dict[str, Any]:
+def compute_resources(domain: DomainSpecView, hypervisor: Hypervisor) -> dict[str, Any]:
     """The `resources` of the launcher's compute container."""
-    res = domain.get("resources") or {}
-    requests_in = res.get("requests") or {}
-    limits_in = res.get("limits") or {}
+    res = domain.resources
+    requests_in = res.requests
+    limits_in = res.limits
     overhead = memory_overhead(domain, hypervisor)
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
@@ -100,7 +107,7 @@ def compute_resources(domain: Mapping[str, Any], hypervisor: Hypervisor) -> dict
         memory = Quantity.parse(limits_in["memory"]).to_bytes()
     else:
         memory = guest_memory(domain)
-    if not res.get("overcommitGuestOverhead"):
+    if not res.overcommit_guest_overhead:
         memory += overhead
     requests["memory"] = str(Quantity.from_bytes(memory))
     if "memory" in limits_in:

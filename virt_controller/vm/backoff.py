@@ -10,13 +10,12 @@ Pure: the caller passes `now` and the jitter fraction in [0, 1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from virt_client.api.constants import RunStrategy
-from virt_client.api.objects import is_final
+from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.times import parse_rfc3339, rfc3339
+from virt_client.api.views import StartFailureView, VirtualMachineInstanceView
 
 MAX_DELAY_SECONDS = 300
 MIN_INTERVAL_SECONDS = 10
@@ -30,37 +29,36 @@ def backoff_seconds(fail_count: int, jitter: float, max_delay: int = MAX_DELAY_S
     return min(delay, max_delay)
 
 
-def reached_running(vmi: Mapping[str, Any]) -> bool:
-    status = vmi.get("status") or {}
-    if status.get("phase") == "Running":
+def reached_running(vmi: VirtualMachineInstanceView) -> bool:
+    if vmi.phase is Phase.RUNNING:
         return True
-    return any(t.get("phase") == "Running" for t in status.get("phaseTransitionTimestamps") or ())
+    return any(t.phase == Phase.RUNNING for t in vmi.status.phase_transition_timestamps)
 
 
-def failed_early(vmi: Mapping[str, Any] | None) -> bool:
-    return vmi is not None and is_final(vmi) and not reached_running(vmi)
+def failed_early(vmi: VirtualMachineInstanceView | None) -> bool:
+    return vmi is not None and vmi.is_final and not reached_running(vmi)
 
 
-def next_start_failure(current: Mapping[str, Any] | None, vmi: Mapping[str, Any] | None, strategy: RunStrategy,
-                       now: datetime, jitter: float) -> Mapping[str, Any] | None:
-    """The `status.startFailure` after looking at the current VMI."""
+def next_start_failure(current: StartFailureView | None, vmi: VirtualMachineInstanceView | None,
+                       strategy: RunStrategy, now: datetime, jitter: float) -> StartFailureView | None:
+    """The `status.startFailure` after looking at the current VMI (a view over a new object when it changes)."""
     if strategy not in BACKOFF_STRATEGIES:
         return None
     if vmi is not None and failed_early(vmi):
-        uid = str((vmi.get("metadata") or {}).get("uid"))
-        if current is not None and current.get("lastFailedVMIUID") == uid:
+        if current is not None and current.last_failed_vmi_uid == vmi.uid:
             return current
-        count = int((current or {}).get("consecutiveFailCount") or 0) + 1
+        count = (current.consecutive_fail_count if current is not None else 0) + 1
         retry = now + timedelta(seconds=backoff_seconds(count, jitter))
-        return {"consecutiveFailCount": count, "lastFailedVMIUID": uid, "retryAfterTimestamp": rfc3339(retry)}
+        return StartFailureView({"consecutiveFailCount": count, "lastFailedVMIUID": vmi.uid,
+                                 "retryAfterTimestamp": rfc3339(retry)})
     if vmi is not None and reached_running(vmi):
         return None
     return current
 
 
-def seconds_until_retry(start_failure: Mapping[str, Any] | None, now: datetime) -> float:
+def seconds_until_retry(start_failure: StartFailureView | None, now: datetime) -> float:
     """Seconds left before a new start is allowed (0 when none)."""
-    if not start_failure or not start_failure.get("retryAfterTimestamp"):
+    if start_failure is None or not start_failure.retry_after_timestamp:
         return 0.0
-    retry = parse_rfc3339(str(start_failure["retryAfterTimestamp"]))
+    retry = parse_rfc3339(start_failure.retry_after_timestamp)
     return max(0.0, (retry - now).total_seconds())

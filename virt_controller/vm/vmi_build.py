@@ -8,9 +8,7 @@ based UUID in upstream's fixed namespace), so a restarted VM keeps its SMBIOS UU
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from virt_client.api.constants import (
@@ -21,6 +19,8 @@ from virt_client.api.constants import (
     StartStrategy,
 )
 from virt_client.api.objects import owner_reference
+from virt_client.api.views import VirtualMachineView
+from virt_client.indexer import thaw
 
 _FIRMWARE_UUID_NAMESPACE = uuid.UUID(FIRMWARE_UUID_NAMESPACE)
 
@@ -30,24 +30,20 @@ def firmware_uuid(vm_name: str) -> str:
     return str(uuid.uuid5(_FIRMWARE_UUID_NAMESPACE, vm_name))
 
 
-def build_vmi(vm: Mapping[str, Any], *, start_paused: bool = False) -> dict[str, Any]:
-    """The VMI to create for `vm` (a wire dict with metadata.uid)."""
-    md = vm.get("metadata") or {}
-    template = copy.deepcopy(dict((vm.get("spec") or {}).get("template") or {}))
-    tmeta: dict[str, Any] = dict(template.get("metadata") or {})
-    spec: dict[str, Any] = dict(template.get("spec") or {})
-    annotations = dict(tmeta.get("annotations") or {})
-    annotations[VM_GENERATION_ANNOTATION] = str(md.get("generation") or 1)
-    metadata: dict[str, Any] = {"name": md.get("name"), "namespace": md.get("namespace"),
-                                "ownerReferences": [owner_reference(vm)], "annotations": annotations}
-    if tmeta.get("labels"):
-        metadata["labels"] = dict(tmeta["labels"])
-    domain = dict(spec.get("domain") or {})
-    firmware = dict(domain.get("firmware") or {})
+def build_vmi(vm: VirtualMachineView, *, start_paused: bool = False) -> dict[str, Any]:
+    """The VMI to create for `vm` (a new object; the VM is not changed)."""
+    template = vm.spec.template
+    spec: dict[str, Any] = thaw(template.spec.raw)
+    annotations = dict(template.metadata.annotations)
+    annotations[VM_GENERATION_ANNOTATION] = str(vm.metadata.generation or 1)
+    metadata: dict[str, Any] = {"name": vm.name, "namespace": vm.namespace,
+                                "ownerReferences": [owner_reference(vm.raw)], "annotations": annotations}
+    if template.metadata.labels:
+        metadata["labels"] = dict(template.metadata.labels)
+    domain = spec["domain"] = spec.get("domain") or {}
+    firmware = domain["firmware"] = domain.get("firmware") or {}
     if not firmware.get("uuid"):
-        firmware["uuid"] = firmware_uuid(str(md.get("name")))
-    domain["firmware"] = firmware
-    spec["domain"] = domain
+        firmware["uuid"] = firmware_uuid(vm.name)
     if start_paused:
         spec["startStrategy"] = StartStrategy.PAUSED.value
     return {"apiVersion": API_VERSION, "kind": Kind.VIRTUAL_MACHINE_INSTANCE.value, "metadata": metadata,

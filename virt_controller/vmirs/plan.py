@@ -8,34 +8,47 @@ Rules (reference §2.7, upstream `replicaset.go`):
   then Running; not-ready before ready; youngest first);
 - at most `BURST_REPLICAS` (250) creations or deletions per pass; nothing while expectations from
   the previous pass are pending; nothing at all while `spec.paused`.
+`plan(snapshot, now)` returns the actions and the status to write after them (None when unchanged);
+a refused write in the shell is written by `compute_status(..., failure=...)`.
 Status: `replicas` (live VMIs), `readyReplicas` (Ready=True), `labelSelector` (string form of the
 selector, for the scale subresource), conditions ReplicaPaused and ReplicaFailure.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from virt_client.api import conditions as c
 from virt_client.api.constants import API_VERSION, BURST_REPLICAS, Kind
 from virt_client.api.constants import ReplicaSetConditionType as RSCond
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
+from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.meta import LabelSelector
-from virt_client.api.objects import is_deleting, is_final, owner_reference
+from virt_client.api.objects import owner_reference
 from virt_client.api.replicaset import selector_string
+from virt_client.api.times import rfc3339
+from virt_client.api.views import (
+    VirtualMachineInstanceReplicaSetView,
+    VirtualMachineInstanceView,
+    find_condition,
+)
+from virt_client.indexer import thaw
+from virt_client.reconcile import Plan, ReconcileError
 
-_PHASE_RANK = {"": 0, "Pending": 0, "Scheduling": 1, "Scheduled": 2, "Running": 3}
+_PHASE_RANK = {Phase.UNSET: 0, Phase.PENDING: 0, Phase.SCHEDULING: 1, Phase.SCHEDULED: 2, Phase.RUNNING: 3}
+
+#: the `status` body of a VMIRS, as written
+RSStatus = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class RSSnapshot:
-    rs: Mapping[str, Any]
-    vmis: Sequence[Mapping[str, Any]]
+    rs: VirtualMachineInstanceReplicaSetView
+    vmis: Sequence[VirtualMachineInstanceView]
     expectations_satisfied: bool
-    now: str
 
 
 @dataclass(frozen=True)
@@ -51,80 +64,81 @@ class DeleteVMIs:
 
 
 Action = CreateVMIs | DeleteVMIs
+RSPlan = Plan[Action, RSStatus]
 
 
-def desired(rs: Mapping[str, Any]) -> int:
-    value = (rs.get("spec") or {}).get("replicas")
-    return 1 if value is None else int(value)
+def live_vmis(vmis: Sequence[VirtualMachineInstanceView]) -> list[VirtualMachineInstanceView]:
+    return [v for v in vmis if not v.is_final and not v.is_deleting]
 
 
-def live_vmis(vmis: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [v for v in vmis if not is_final(v) and not is_deleting(v)]
+def is_ready(vmi: VirtualMachineInstanceView) -> bool:
+    ready = find_condition(vmi.status.conditions, Cond.READY)
+    return ready is not None and ready.is_true
 
 
-def is_ready(vmi: Mapping[str, Any]) -> bool:
-    return c.has((vmi.get("status") or {}).get("conditions"), Cond.READY, "True")
-
-
-def deletion_order(vmis: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def deletion_order(vmis: Sequence[VirtualMachineInstanceView]) -> list[VirtualMachineInstanceView]:
     """The VMIs ordered cheapest-to-lose first: phase rank, not ready before ready, youngest first."""
-    youngest_first = sorted(vmis, key=lambda v: str((v.get("metadata") or {}).get("creationTimestamp") or ""),
-                            reverse=True)
-    return sorted(youngest_first, key=lambda v: (
-        _PHASE_RANK.get(str((v.get("status") or {}).get("phase") or ""), 0), 1 if is_ready(v) else 0))
+    youngest_first = sorted(vmis, key=lambda v: v.metadata.creation_timestamp or "", reverse=True)
+    return sorted(youngest_first, key=lambda v: (_PHASE_RANK.get(v.phase, 0), 1 if is_ready(v) else 0))
 
 
-def vmi_from_template(rs: Mapping[str, Any]) -> dict[str, Any]:
-    md = rs.get("metadata") or {}
-    template = copy.deepcopy(dict((rs.get("spec") or {}).get("template") or {}))
-    tmeta = dict(template.get("metadata") or {})
-    base = tmeta.get("name") or tmeta.get("generateName") or md.get("name")
-    metadata: dict[str, Any] = {"generateName": base, "namespace": md.get("namespace"),
-                                "ownerReferences": [owner_reference(rs)]}
-    for k in ("labels", "annotations"):
-        if tmeta.get(k):
-            metadata[k] = dict(tmeta[k])
+def vmi_from_template(rs: VirtualMachineInstanceReplicaSetView) -> dict[str, Any]:
+    template = rs.spec.template
+    tmeta = template.metadata
+    base = tmeta.name or tmeta.generate_name or rs.name
+    metadata: dict[str, Any] = {"generateName": base, "namespace": rs.namespace,
+                                "ownerReferences": [owner_reference(rs.raw)]}
+    if tmeta.labels:
+        metadata["labels"] = dict(tmeta.labels)
+    if tmeta.annotations:
+        metadata["annotations"] = dict(tmeta.annotations)
     return {"apiVersion": API_VERSION, "kind": Kind.VIRTUAL_MACHINE_INSTANCE.value, "metadata": metadata,
-            "spec": dict(template.get("spec") or {})}
+            "spec": thaw(template.spec.raw)}
 
 
-def plan(s: RSSnapshot) -> list[Action]:
+def _refs(vmis: Sequence[VirtualMachineInstanceView]) -> list[tuple[str, str]]:
+    return [(v.name, v.uid) for v in vmis]
+
+
+def _actions(s: RSSnapshot) -> list[Action]:
     rs = s.rs
-    if is_deleting(rs) or (rs.get("spec") or {}).get("paused"):
-        return []
-    if not s.expectations_satisfied:
+    if rs.is_deleting or rs.spec.paused or not s.expectations_satisfied:
         return []
     actions: list[Action] = []
-    finished = [v for v in s.vmis if is_final(v) and not is_deleting(v)]
+    finished = [v for v in s.vmis if v.is_final and not v.is_deleting]
     if finished:
-        actions.append(DeleteVMIs([(str(v["metadata"]["name"]), str(v["metadata"]["uid"]))
-                                   for v in finished[:BURST_REPLICAS]], "the VMI finished"))
+        actions.append(DeleteVMIs(_refs(finished[:BURST_REPLICAS]), "the VMI finished"))
     live = live_vmis(s.vmis)
-    diff = desired(rs) - len(live)
+    diff = rs.replicas - len(live)
     if diff > 0:
         actions.append(CreateVMIs(vmi_from_template(rs), min(diff, BURST_REPLICAS)))
     elif diff < 0:
-        surplus = deletion_order(live)[: min(-diff, BURST_REPLICAS)]
-        actions.append(DeleteVMIs([(str(v["metadata"]["name"]), str(v["metadata"]["uid"])) for v in surplus],
-                                  "scaling down"))
+        actions.append(DeleteVMIs(_refs(deletion_order(live)[: min(-diff, BURST_REPLICAS)]), "scaling down"))
     return actions
 
 
-def compute_status(s: RSSnapshot, failure: tuple[str, str] | None = None) -> dict[str, Any]:
+def plan(s: RSSnapshot, now: datetime) -> RSPlan:
+    """The creations and deletions for one VMIRS, and its status (None when unchanged)."""
+    status = compute_status(s, now)
+    return Plan.of(_actions(s), None if status == s.rs.status.raw else status)
+
+
+def compute_status(s: RSSnapshot, now: datetime, failure: ReconcileError | None = None) -> RSStatus:
     rs = s.rs
-    status: dict[str, Any] = dict(rs.get("status") or {})
+    stamp = rfc3339(now)
+    status: RSStatus = dict(rs.status.raw)
     live = live_vmis(s.vmis)
     status["replicas"] = len(live)
     status["readyReplicas"] = sum(1 for v in live if is_ready(v))
-    selector = LabelSelector.model_validate((rs.get("spec") or {}).get("selector") or {})
+    selector = LabelSelector.model_validate(thaw(rs.spec.selector.raw))
     status["labelSelector"] = selector_string(selector)
-    conds: list[dict[str, Any]] = list(status.get("conditions") or [])
-    if (rs.get("spec") or {}).get("paused"):
-        conds = c.set_condition(conds, RSCond.REPLICA_PAUSED, "True", s.now, "Paused", "Controller got paused")
+    conds: list[dict[str, Any]] = [dict(x.raw) for x in rs.status.conditions]
+    if rs.spec.paused:
+        conds = c.set_condition(conds, RSCond.REPLICA_PAUSED, "True", stamp, "Paused", "Controller got paused")
     else:
         conds = c.remove_condition(conds, RSCond.REPLICA_PAUSED)
     if failure is not None:
-        conds = c.set_condition(conds, RSCond.REPLICA_FAILURE, "True", s.now, failure[0], failure[1])
+        conds = c.set_condition(conds, RSCond.REPLICA_FAILURE, "True", stamp, failure.reason, failure.message)
     else:
         conds = c.remove_condition(conds, RSCond.REPLICA_FAILURE)
     if conds:

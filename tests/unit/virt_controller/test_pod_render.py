@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from virt_client.api.views import DomainSpecView, VirtualMachineInstanceView
+from virt_client.indexer import freeze
 from virt_controller.pod_render import default_pull_policy, render_launcher_pod
 from virt_controller.pod_resources import MI, compute_resources, memory_overhead
 from virt_controller.settings import Hypervisor, LauncherConfig
@@ -58,7 +60,8 @@ CASES: dict[str, tuple[dict[str, Any], LauncherConfig]] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_render_matches_golden(name: str) -> None:
     obj, config = CASES[name]
-    pod = render_launcher_pod(obj, config, "abcde")
+    pod = render_launcher_pod(VirtualMachineInstanceView(obj), config, "abcde")
+    assert render_launcher_pod(VirtualMachineInstanceView(freeze(obj)), config, "abcde") == pod  # as cached
     text = json.dumps(pod, indent=2, sort_keys=True) + "\n"
     path = GOLDEN / f"pod-{name}.json"
     if os.environ.get("UPDATE_GOLDEN"):
@@ -69,7 +72,8 @@ def test_render_matches_golden(name: str) -> None:
 def test_render_is_pure_and_keeps_input() -> None:
     obj, config = CASES["containerdisk-test"]
     before = json.dumps(obj, sort_keys=True)
-    assert render_launcher_pod(obj, config, "x") == render_launcher_pod(obj, config, "x")
+    view = VirtualMachineInstanceView(obj)
+    assert render_launcher_pod(view, config, "x") == render_launcher_pod(view, config, "x")
     assert json.dumps(obj, sort_keys=True) == before
 
 
@@ -83,7 +87,7 @@ def test_render_is_pure_and_keeps_input() -> None:
     ({"memory": {"guest": "100Mi", "reservedOverhead": {"addedOverhead": "10Mi"}}}, Hypervisor.TEST, 75),
 ], ids=["test-empty", "test-1g", "kvm-1g", "kvm-4vcpu", "emulation-1g", "kvm-no-video", "added-overhead"])
 def test_memory_overhead(domain: dict[str, Any], hypervisor: Hypervisor, mib: int) -> None:
-    assert memory_overhead(domain, hypervisor) == mib * MI
+    assert memory_overhead(DomainSpecView(domain), hypervisor) == mib * MI
 
 
 @pytest.mark.parametrize(("resources", "expected"), [
@@ -94,11 +98,11 @@ def test_memory_overhead(domain: dict[str, Any], hypervisor: Hypervisor, mib: in
      {"requests": {"cpu": "2", "memory": "128Mi"}}),
 ], ids=["request", "limit-only", "overcommit"])
 def test_compute_resources_test_mode(resources: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert compute_resources({"resources": resources}, Hypervisor.TEST) == expected
+    assert compute_resources(DomainSpecView({"resources": resources}), Hypervisor.TEST) == expected
 
 
 def test_kvm_mode_requests_the_kvm_device() -> None:
-    res = compute_resources({"memory": {"guest": "64Mi"}}, Hypervisor.KVM)
+    res = compute_resources(DomainSpecView({"memory": {"guest": "64Mi"}}), Hypervisor.KVM)
     assert res["limits"]["devices.kubevirt.io/kvm"] == "1"
 
 

@@ -7,9 +7,19 @@ from typing import Any
 
 import pytest
 
+from virt_client.api.constants import RunStrategy
+from virt_client.api.views import (
+    DataVolumeView,
+    PersistentVolumeClaimView,
+    StartFailureView,
+    VirtualMachineInstanceView,
+    VirtualMachineView,
+)
+from virt_client.indexer import freeze
+from virt_client.reconcile import ReconcileError
 from virt_controller.vm.backoff import backoff_seconds, next_start_failure, seconds_until_retry
-from virt_controller.vm.plan import VMSnapshot
-from virt_controller.vm.status import compute_status, trim_first_request_needed
+from virt_controller.vm.snapshot import VMSnapshot, VMStatus
+from virt_controller.vm.status import compute_status, failure_status, trim_first_request_needed
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -33,6 +43,20 @@ def vmi(phase: str = "Running", deleting: bool = False, conds: list[dict[str, An
 
 def cond(type_: str, status: str, reason: str = "") -> dict[str, Any]:
     return {"type": type_, "status": status, "reason": reason}
+
+
+def snap(vm_obj: dict[str, Any], vmi_obj: dict[str, Any] | None, **extra: Any) -> VMSnapshot:
+    """A snapshot over the objects as the cache holds them (frozen)."""
+    dvs = {n: DataVolumeView(freeze(o)) for n, o in extra.pop("datavolumes", {}).items()}
+    pvcs = {n: PersistentVolumeClaimView(freeze(o)) for n, o in extra.pop("pvcs", {}).items()}
+    return VMSnapshot(vm=VirtualMachineView(freeze(vm_obj)),
+                      vmi=VirtualMachineInstanceView(freeze(vmi_obj)) if vmi_obj is not None else None,
+                      datavolumes=dvs, pvcs=pvcs, **extra)
+
+
+def status_of(vm_obj: dict[str, Any], vmi_obj: dict[str, Any] | None, **kw: Any) -> VMStatus:
+    extra = {k: kw.pop(k) for k in ("expecting_creation", "expecting_deletion", "datavolumes", "pvcs") if k in kw}
+    return compute_status(snap(vm_obj, vmi_obj, **extra), NOW, **kw)
 
 
 FAIL = {"consecutiveFailCount": 1, "lastFailedVMIUID": "old", "retryAfterTimestamp": "2024-01-01T00:00:10Z"}
@@ -81,14 +105,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], st
                          ids=[c[0] for c in CASES])
 def test_printable_status(vm_obj: dict[str, Any], vmi_obj: dict[str, Any] | None, extra: dict[str, Any],
                           expected: str) -> None:
-    status = compute_status(VMSnapshot(vm=vm_obj, vmi=vmi_obj, now=NOW, **extra))
-    assert status["printableStatus"] == expected
+    assert status_of(vm_obj, vmi_obj, **extra)["printableStatus"] == expected
 
 
 @pytest.mark.parametrize("strategy", ["Always", "RerunOnFailure", "Manual", "Halted", "Once"])
 @pytest.mark.parametrize("phase", [None, "Pending", "Scheduling", "Scheduled", "Running", "Succeeded", "Failed"])
 def test_every_strategy_and_vmi_state_has_a_status(strategy: str, phase: str | None) -> None:
-    status = compute_status(VMSnapshot(vm=vm(strategy), vmi=None if phase is None else vmi(phase), now=NOW))
+    status = status_of(vm(strategy), None if phase is None else vmi(phase))
     expected = {None: "Stopped", "Pending": "Starting", "Scheduling": "Starting", "Scheduled": "Starting",
                 "Running": "Running", "Succeeded": "Stopped", "Failed": "Stopped"}[phase]
     if phase in ("Failed", "Succeeded") and strategy in ("Always", "RerunOnFailure", "Once"):
@@ -100,22 +123,22 @@ def test_every_strategy_and_vmi_state_has_a_status(strategy: str, phase: str | N
 
 def test_conditions_and_ready() -> None:
     ready = vmi(conds=[cond("Ready", "True"), cond("Paused", "True", "PausedByUser")])
-    status = compute_status(VMSnapshot(vm=vm(), vmi=ready, now=NOW))
+    status = status_of(vm(), ready)
     by_type = {c["type"]: c for c in status["conditions"]}
     assert by_type["Ready"]["status"] == "True" and status["ready"] is True
     assert by_type["Paused"]["reason"] == "PausedByUser"
-    none = compute_status(VMSnapshot(vm=vm(), vmi=None, now=NOW), failure=("FailedCreate", "quota"))
+    none = failure_status(snap(vm(), None), NOW, ReconcileError("FailedCreate", "quota"))
     by_type = {c["type"]: c for c in none["conditions"]}
     assert by_type["Ready"]["reason"] == "VMINotExists" and none["ready"] is False
     assert by_type["Failure"]["reason"] == "FailedCreate" and "Paused" not in by_type
-    missing = compute_status(VMSnapshot(vm=vm(), vmi=vmi(), now=NOW))
+    missing = status_of(vm(), vmi())
     assert {c["type"]: c for c in missing["conditions"]}["Ready"]["reason"] == "VMIConditionMissing"
 
 
 def test_generations() -> None:
-    status = compute_status(VMSnapshot(vm=vm(), vmi=vmi(), now=NOW))
+    status = status_of(vm(), vmi())
     assert (status["desiredGeneration"], status["observedGeneration"]) == (2, 1)
-    status = compute_status(VMSnapshot(vm=vm(), vmi=None, now=NOW))
+    status = status_of(vm(), None)
     assert status["observedGeneration"] == 2
 
 
@@ -132,14 +155,15 @@ def test_generations() -> None:
 ], ids=["none", "stop-no-vmi", "stop-pending", "stop-other-uid", "stop-no-uid", "start-pending", "start-done",
         "start-old-vmi-deleting", "start-old-vmi-final"])
 def test_trim_first_request(requests: list[dict[str, Any]], vmi_obj: dict[str, Any] | None, trim: bool) -> None:
-    assert trim_first_request_needed(vm(stateChangeRequests=requests), vmi_obj) is trim
+    vmi_view = VirtualMachineInstanceView(vmi_obj) if vmi_obj is not None else None
+    assert trim_first_request_needed(VirtualMachineView(vm(stateChangeRequests=requests)), vmi_view) is trim
 
 
 def test_only_first_request_trimmed_and_start_appended() -> None:
     v = vm(stateChangeRequests=[{"action": "Stop", "uid": "vmi-uid"}, {"action": "Start"}])
-    status = compute_status(VMSnapshot(vm=v, vmi=None, now=NOW))
+    status = status_of(v, None)
     assert status["stateChangeRequests"] == [{"action": "Start"}]
-    status = compute_status(VMSnapshot(vm=vm("RerunOnFailure"), vmi=vmi("Failed"), now=NOW), add_start_request=True)
+    status = status_of(vm("RerunOnFailure"), vmi("Failed"), add_start_request=True)
     assert status["stateChangeRequests"] == [{"action": "Start"}]
 
 
@@ -150,12 +174,15 @@ def test_backoff_formula(count: int, jitter: float, seconds: int) -> None:
 
 
 def test_start_failure_counting() -> None:
-    failed = vmi("Failed")
-    first = next_start_failure(None, failed, "Always", NOW, 0.0)  # type: ignore[arg-type]
-    assert first == {"consecutiveFailCount": 1, "lastFailedVMIUID": "vmi-uid",
-                     "retryAfterTimestamp": "2024-01-01T00:00:10Z"}
-    assert next_start_failure(first, failed, "Always", NOW, 0.0) == first  # type: ignore[arg-type]
-    ran = vmi("Failed", phaseTransitionTimestamps=[{"phase": "Running"}])
-    assert next_start_failure(first, ran, "Always", NOW, 0.0) is None  # type: ignore[arg-type]
-    assert next_start_failure(first, None, "Manual", NOW, 0.0) is None  # type: ignore[arg-type]
+    failed = VirtualMachineInstanceView(vmi("Failed"))
+    first = next_start_failure(None, failed, RunStrategy.ALWAYS, NOW, 0.0)
+    assert first is not None and dict(first.raw) == {"consecutiveFailCount": 1, "lastFailedVMIUID": "vmi-uid",
+                                                      "retryAfterTimestamp": "2024-01-01T00:00:10Z"}
+    assert next_start_failure(first, failed, RunStrategy.ALWAYS, NOW, 0.0) == first
+    again = next_start_failure(StartFailureView({**first.raw, "lastFailedVMIUID": "older"}), failed,
+                               RunStrategy.ALWAYS, NOW, 0.0)
+    assert again is not None and again.consecutive_fail_count == 2
+    ran = VirtualMachineInstanceView(vmi("Failed", phaseTransitionTimestamps=[{"phase": "Running"}]))
+    assert next_start_failure(first, ran, RunStrategy.ALWAYS, NOW, 0.0) is None
+    assert next_start_failure(first, None, RunStrategy.MANUAL, NOW, 0.0) is None
     assert seconds_until_retry(first, NOW) == 10 and seconds_until_retry(None, NOW) == 0

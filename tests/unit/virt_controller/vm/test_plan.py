@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from virt_controller.vm.plan import CreateVMI, DeleteVMI, PatchVMSpec, SetFinalizers, VMSnapshot, plan
+from virt_client.api.views import VirtualMachineInstanceView, VirtualMachineView
+from virt_client.indexer import freeze
+from virt_client.reconcile import ReconcileError
+from virt_controller.vm.plan import CreateVMI, DeleteVMI, PatchVMSpec, SetFinalizers, VMPlan, VMSnapshot, plan
 from virt_controller.vm.vmi_build import build_vmi, firmware_uuid
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -41,8 +44,14 @@ def vmi(phase: str | None, deleting: bool = False) -> dict[str, Any] | None:
     return {"metadata": md, "status": {"phase": phase}}
 
 
+def run(vm_obj: dict[str, Any], vmi_obj: dict[str, Any] | None, **kw: Any) -> VMPlan:
+    """The plan over the objects as the cache holds them (frozen)."""
+    vmi_view = VirtualMachineInstanceView(freeze(vmi_obj)) if vmi_obj is not None else None
+    return plan(VMSnapshot(vm=VirtualMachineView(freeze(vm_obj)), vmi=vmi_view, **kw), NOW)
+
+
 def kinds(vm_obj: dict[str, Any], vmi_obj: dict[str, Any] | None, **kw: Any) -> list[str]:
-    return [type(a).__name__ for a in plan(VMSnapshot(vm=vm_obj, vmi=vmi_obj, now=NOW, **kw)).actions]
+    return [type(a).__name__ for a in run(vm_obj, vmi_obj, **kw).actions]
 
 
 STOP = [{"action": "Stop", "uid": "vmi-uid"}]
@@ -100,24 +109,26 @@ def test_legacy_running_field(running: bool, expected: list[str]) -> None:
 
 
 def test_both_running_and_run_strategy_is_an_error() -> None:
-    result = plan(VMSnapshot(vm=vm("Always", running=True), vmi=None, now=NOW))
-    assert result.actions == [] and "mutually exclusive" in result.error
+    with pytest.raises(ReconcileError) as e:
+        run(vm("Always", running=True), None)
+    assert e.value.reason == "InvalidRunStrategy" and "mutually exclusive" in e.value.message
 
 
 def test_halted_start_request_rewrites_spec() -> None:
-    [action] = plan(VMSnapshot(vm=vm("Halted", requests=START), vmi=None, now=NOW)).actions
+    result = run(vm("Halted", requests=START), None)
+    [action] = result.actions
     assert isinstance(action, PatchVMSpec)
     assert action.patch == [{"op": "add", "path": "/spec/runStrategy", "value": "Always"}]
-    [legacy] = plan(VMSnapshot(vm=vm(running=False, requests=START), vmi=None, now=NOW)).actions
+    assert result.status is None  # the VM comes back with its update event; its status is written then
+    [legacy] = run(vm(running=False, requests=START), None).actions
     assert isinstance(legacy, PatchVMSpec) and legacy.patch[-1]["value"] is True
 
 
 def test_rerun_on_failure_queues_start_after_failed_vmi() -> None:
-    result = plan(VMSnapshot(vm=vm("RerunOnFailure", status_strategy="RerunOnFailure"), vmi=vmi("Failed"), now=NOW))
-    assert result.add_start_request
-    result = plan(VMSnapshot(vm=vm("RerunOnFailure", status_strategy="RerunOnFailure"), vmi=vmi("Succeeded"),
-                             now=NOW))
-    assert not result.add_start_request
+    result = run(vm("RerunOnFailure", status_strategy="RerunOnFailure"), vmi("Failed"))
+    assert result.status is not None and result.status["stateChangeRequests"] == [{"action": "Start"}]
+    result = run(vm("RerunOnFailure", status_strategy="RerunOnFailure"), vmi("Succeeded"))
+    assert result.status is not None and "stateChangeRequests" not in result.status
 
 
 def test_stop_request_for_another_vmi_is_ignored() -> None:
@@ -131,8 +142,8 @@ def test_no_second_vmi_while_creation_expected() -> None:
 
 def test_crash_loop_backoff_delays_creation() -> None:
     failure = {"consecutiveFailCount": 2, "retryAfterTimestamp": "2024-01-01T00:00:30Z", "lastFailedVMIUID": "x"}
-    result = plan(VMSnapshot(vm=vm("Always", startFailure=failure), vmi=None, now=NOW))
-    assert result.actions == [] and result.requeue_after == 30
+    result = run(vm("Always", startFailure=failure), None)
+    assert result.actions == () and result.requeue_after == 30
     assert kinds(vm("Manual", requests=START, startFailure=failure), None) == ["CreateVMI"]
 
 
@@ -141,20 +152,19 @@ def test_deleted_vm_stops_vmi_then_drops_finalizer() -> None:
     deleted["metadata"]["deletionTimestamp"] = "2024-01-01T00:00:00Z"
     assert kinds(deleted, vmi("Running")) == ["DeleteVMI"]
     assert kinds(deleted, vmi("Running", deleting=True)) == []
-    [action] = plan(VMSnapshot(vm=deleted, vmi=None, now=NOW)).actions
+    [action] = run(deleted, None).actions
     assert isinstance(action, SetFinalizers) and action.finalizers == []
 
 
 def test_finalizer_added() -> None:
     fresh = vm("Halted")
     fresh["metadata"]["finalizers"] = None
-    [action] = plan(VMSnapshot(vm=fresh, vmi=None, now=NOW)).actions
+    [action] = run(fresh, None).actions
     assert isinstance(action, SetFinalizers) and action.finalizers == [FIN] and action.previous is None
 
 
 def test_vmi_built_from_template() -> None:
-    result = plan(VMSnapshot(vm=vm("Manual", requests=[{"action": "Start", "data": {"paused": "true"}}]),
-                             vmi=None, now=NOW))
+    result = run(vm("Manual", requests=[{"action": "Start", "data": {"paused": "true"}}]), None)
     [create] = result.actions
     assert isinstance(create, CreateVMI)
     v = create.vmi
@@ -173,9 +183,27 @@ def test_firmware_uuid_is_upstreams_and_kept_when_given() -> None:
     assert firmware_uuid("testvm") == firmware_uuid("testvm") != firmware_uuid("other")
     given = vm("Always")
     given["spec"]["template"]["spec"]["domain"]["firmware"] = {"uuid": "fixed"}
-    assert build_vmi(given)["spec"]["domain"]["firmware"]["uuid"] == "fixed"
+    assert build_vmi(VirtualMachineView(given))["spec"]["domain"]["firmware"]["uuid"] == "fixed"
 
 
 def test_delete_action_names_the_vmi() -> None:
-    [action] = plan(VMSnapshot(vm=vm("Halted"), vmi=vmi("Running"), now=NOW)).actions
+    [action] = run(vm("Halted"), vmi("Running")).actions
     assert action == DeleteVMI("vm1", "vmi-uid", "runStrategy Halted")
+
+
+@pytest.mark.parametrize(("vm_obj", "vmi_obj", "printable"), [
+    (vm("Always", status_strategy="Always"), None, "Starting"),
+    (vm("Halted", status_strategy="Halted"), vmi("Running"), "Stopping"),
+    (vm("Manual", status_strategy="Manual"), vmi("Running"), "Running"),
+], ids=["create-is-starting", "delete-is-stopping", "nothing-to-do"])
+def test_status_is_the_one_after_the_actions(vm_obj: dict[str, Any], vmi_obj: dict[str, Any] | None,
+                                             printable: str) -> None:
+    result = run(vm_obj, vmi_obj)
+    assert result.status is not None and result.status["printableStatus"] == printable
+    assert run({**vm_obj, "status": result.status}, vmi_obj).status in (None, result.status)
+
+
+def test_an_unchanged_status_is_not_written() -> None:
+    first = run(vm("Manual", status_strategy="Manual"), None)
+    assert first.status is not None
+    assert run({**vm("Manual"), "status": first.status}, None).status is None

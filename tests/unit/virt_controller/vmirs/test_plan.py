@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from virt_client.api.views import VirtualMachineInstanceReplicaSetView, VirtualMachineInstanceView
+from virt_client.indexer import freeze
+from virt_client.reconcile import ReconcileError
 from virt_controller.vmirs.plan import (
     CreateVMIs,
     DeleteVMIs,
@@ -16,6 +20,7 @@ from virt_controller.vmirs.plan import (
 )
 
 NOW = "2024-01-01T00:00:00Z"
+AT = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def rs(replicas: int | None = 2, paused: bool = False, template_name: str | None = None) -> dict[str, Any]:
@@ -40,7 +45,8 @@ def vmi(name: str, phase: str = "Running", created: str = "2024-01-01T00:00:00Z"
 
 
 def snap(r: dict[str, Any], vmis: list[dict[str, Any]], satisfied: bool = True) -> RSSnapshot:
-    return RSSnapshot(rs=r, vmis=vmis, expectations_satisfied=satisfied, now=NOW)
+    return RSSnapshot(rs=VirtualMachineInstanceReplicaSetView(freeze(r)),
+                      vmis=[VirtualMachineInstanceView(freeze(v)) for v in vmis], expectations_satisfied=satisfied)
 
 
 @pytest.mark.parametrize(("r", "vmis", "satisfied", "expected"), [
@@ -59,7 +65,7 @@ def snap(r: dict[str, Any], vmis: list[dict[str, Any]], satisfied: bool = True) 
 def test_plan(r: dict[str, Any], vmis: list[dict[str, Any]], satisfied: bool,
               expected: list[tuple[str, int]]) -> None:
     got = [("create", a.count) if isinstance(a, CreateVMIs) else ("delete", len(a.refs))
-           for a in plan(snap(r, vmis, satisfied))]
+           for a in plan(snap(r, vmis, satisfied), AT).actions]
     assert got == expected
 
 
@@ -67,22 +73,28 @@ def test_scale_down_prefers_vmis_not_running() -> None:
     vmis = [vmi("running-ready", "Running", ready=True), vmi("running-old", "Running", "2024-01-01T00:00:00Z"),
             vmi("running-young", "Running", "2024-01-02T00:00:00Z"), vmi("scheduled", "Scheduled"),
             vmi("pending", "Pending")]
-    [action] = plan(snap(rs(1), vmis))
+    [action] = plan(snap(rs(1), vmis), AT).actions
     assert isinstance(action, DeleteVMIs)
     assert [n for n, _ in action.refs] == ["pending", "scheduled", "running-young", "running-old"]
 
 
 def test_vmi_from_template_names() -> None:
-    v = vmi_from_template(rs())
+    v = vmi_from_template(VirtualMachineInstanceReplicaSetView(rs()))
     assert v["metadata"]["generateName"] == "rs1"
     assert v["metadata"]["labels"] == {"app": "x"}
     assert v["metadata"]["ownerReferences"][0]["uid"] == "rs-uid"
-    assert vmi_from_template(rs(template_name="web"))["metadata"]["generateName"] == "web"
+    assert vmi_from_template(VirtualMachineInstanceReplicaSetView(rs(template_name="web")))["metadata"]["generateName"] == "web"
 
 
 def test_status() -> None:
-    status = compute_status(snap(rs(3, paused=True), [vmi("a", ready=True), vmi("b"), vmi("c", "Failed")]),
-                            failure=("FailedCreate", "quota"))
+    status = compute_status(snap(rs(3, paused=True), [vmi("a", ready=True), vmi("b"), vmi("c", "Failed")]), AT,
+                            failure=ReconcileError("FailedCreate", "quota"))
     assert (status["replicas"], status["readyReplicas"], status["labelSelector"]) == (2, 1, "app=x")
     assert {c["type"] for c in status["conditions"]} == {"ReplicaPaused", "ReplicaFailure"}
-    assert "conditions" not in compute_status(snap(rs(1), []))
+    assert "conditions" not in compute_status(snap(rs(1), []), AT)
+
+
+def test_plan_status_is_none_when_unchanged() -> None:
+    first = plan(snap(rs(1), [vmi("a")]), AT)
+    assert first.status is not None and first.status["replicas"] == 1
+    assert plan(snap({**rs(1), "status": first.status}, [vmi("a")]), AT).status is None
