@@ -3,6 +3,7 @@ ready Endpoints address in turn; a missing Service or one without endpoints is a
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -27,8 +28,8 @@ async def test_static_map_then_file_then_endpoints(store: Store, tmp_path: Path)
     services = tmp_path / "services.yaml"
     resolver = ServiceResolver(store=store, services_file=services,
                                static_map={"demo/flag:443": "127.0.0.1:1001"})
-    await store.put(("", "services"), SVC)
-    await store.put(("", "endpoints"), EPS)
+    await store.put(("", "services"), copy.deepcopy(SVC))
+    await store.put(("", "endpoints"), copy.deepcopy(EPS))
     assert resolver.resolve("demo", "flag", 443) == "127.0.0.1:1001"
     assert [resolver.resolve("demo", "api", 443) for _ in range(3)] == [
         "10.0.0.1:8443", "10.0.0.2:8443", "10.0.0.1:8443"]
@@ -48,7 +49,7 @@ async def test_static_map_then_file_then_endpoints(store: Store, tmp_path: Path)
 async def test_unresolvable_is_503(store: Store, tmp_path: Path, objects: list[tuple[tuple[str, str], dict[str, object]]],
                                    message: str) -> None:
     for tk, obj in objects:
-        await store.put(tk, obj)
+        await store.put(tk, copy.deepcopy(obj))
     resolver = ServiceResolver(store=store, services_file=tmp_path / "services.yaml", static_map={})
     with pytest.raises(errors.ApiError) as refused:
         resolver.resolve("demo", "api", 443)
