@@ -2,24 +2,23 @@
 
 Upstream (`rest/streamer.go`): subprotocol `plain.kubevirt.io`, binary frames, origin not checked.
 virt-api validates the VMI, dials the handler's websocket first (so a failure is an HTTP error
-before the upgrade), then accepts the client and copies until either side closes. Keep-alive pings
-to the client are sent by the server (uvicorn `ws_ping_interval`), as upstream pings every second.
+before the upgrade), then accepts the client and splices the two (`virt_client.splice`) until
+either side closes. Keep-alive pings to the client are sent by the server (uvicorn
+`ws_ping_interval`), as upstream pings every second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.responses import Response
 from starlette.websockets import WebSocketDisconnect
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from virt_client.api.constants import STREAM_SUBPROTOCOL
 from virt_client.resources import VMIS
+from virt_client.splice import StreamClosed, WebsocketEndpoint, splice
 
 from .errors import PlainTextError, SubresourceError
 from .state import ApiState
@@ -29,38 +28,33 @@ from .vmi_actions import Action, check, connectable
 router = APIRouter()
 
 
-async def _client_to_handler(ws: WebSocket, upstream: ClientConnection) -> None:
-    with contextlib.suppress(WebSocketDisconnect, ConnectionClosed, RuntimeError):
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("bytes")
-            if data is None and message.get("text") is not None:
-                data = str(message["text"]).encode()
-            if data:
-                await upstream.send(data)
+class StarletteEndpoint:
+    """The client's websocket (starlette, server side) as a `splice` endpoint; text frames pass as bytes."""
 
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
 
-async def _handler_to_client(ws: WebSocket, upstream: ClientConnection) -> None:
-    with contextlib.suppress(WebSocketDisconnect, ConnectionClosed, RuntimeError):
-        async for data in upstream:
-            await ws.send_bytes(data if isinstance(data, bytes) else data.encode())
+    async def receive(self) -> bytes | None:
+        try:
+            message = await self.ws.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        data = message.get("bytes")
+        if data is None and message.get("text") is not None:
+            data = str(message["text"]).encode()
+        return data or b""
 
+    async def send(self, data: bytes) -> None:
+        try:
+            await self.ws.send_bytes(data)
+        except (WebSocketDisconnect, RuntimeError) as e:
+            raise StreamClosed(str(e)) from None
 
-async def splice(ws: WebSocket, upstream: ClientConnection) -> None:
-    """Copy both ways until one side ends, then close both."""
-    tasks = [asyncio.create_task(_client_to_handler(ws, upstream)),
-             asyncio.create_task(_handler_to_client(ws, upstream))]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await upstream.close()
+    async def close(self) -> None:
         with contextlib.suppress(RuntimeError):
-            await ws.close()
+            await self.ws.close()
 
 
 async def _deny(ws: WebSocket, err: SubresourceError | PlainTextError) -> None:
@@ -87,7 +81,7 @@ async def _stream(ws: WebSocket, version: str, namespace: str, name: str, action
         return
     subprotocol = STREAM_SUBPROTOCOL if STREAM_SUBPROTOCOL in ws.scope.get("subprotocols", []) else None
     await ws.accept(subprotocol=subprotocol)
-    await splice(ws, upstream)
+    await splice(WebsocketEndpoint(upstream), StarletteEndpoint(ws))
 
 
 @router.websocket(BASE + "/virtualmachineinstances/{name}/console")

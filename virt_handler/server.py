@@ -41,6 +41,7 @@ from virt_client.launcher_protocol import (
     LauncherUnreachable,
 )
 from virt_client.peer_names import HANDLER_SERVER_PEERS, refusal
+from virt_client.splice import StreamClosed, StreamEndpoint, splice
 from virt_client.tls import CertificateFiles
 from virt_handler.launchers import LauncherPending, LauncherRegistry
 from virt_handler.reconcile import VMIReconciler
@@ -129,7 +130,10 @@ class HandlerServer:
         ws = web.WebSocketResponse(protocols=(STREAM_SUBPROTOCOL,), heartbeat=self.heartbeat, max_msg_size=CHUNK * 16)
         try:
             await ws.prepare(request)
-            await pump(ws, reader, writer)
+            try:
+                await splice(StreamEndpoint(reader, writer, chunk=CHUNK), AiohttpEndpoint(ws))
+            except Exception as exc:  # noqa: BLE001 - the stream is over either way; the cause goes to the log
+                log.warning("stream copy failed: %r", exc)
         finally:
             writer.close()
             with contextlib.suppress(OSError):
@@ -150,34 +154,28 @@ class HandlerServer:
             await runner.cleanup()
 
 
-async def pump(ws: web.WebSocketResponse, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy bytes both ways until either side ends; then end the other one."""
+class AiohttpEndpoint:
+    """virt-api's websocket (aiohttp, server side) as a `splice` endpoint; any non-data frame ends it."""
 
-    async def socket_to_ws() -> None:
-        while data := await reader.read(CHUNK):
-            await ws.send_bytes(data)
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
 
-    async def ws_to_socket() -> None:
-        async for msg in ws:
-            if msg.type is WSMsgType.BINARY:
-                writer.write(msg.data)
-            elif msg.type is WSMsgType.TEXT:
-                writer.write(msg.data.encode())
-            else:
-                break
-            await writer.drain()
+    async def receive(self) -> bytes | None:
+        msg = await self.ws.receive()
+        if msg.type is WSMsgType.BINARY:
+            return bytes(msg.data)
+        if msg.type is WSMsgType.TEXT:
+            return str(msg.data).encode()
+        return None
 
-    tasks = [asyncio.create_task(socket_to_ws()), asyncio.create_task(ws_to_socket())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception) and not isinstance(result, ConnectionError | OSError):
-                log.warning("stream copy failed: %r", result)
-        await ws.close()
+    async def send(self, data: bytes) -> None:
+        try:
+            await self.ws.send_bytes(data)
+        except (ConnectionError, OSError) as e:
+            raise StreamClosed(str(e)) from None
+
+    async def close(self) -> None:
+        await self.ws.close()
 
 
 def ssl_context(settings: HandlerSettings) -> tuple[ssl.SSLContext, CertificateFiles] | None:

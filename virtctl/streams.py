@@ -3,7 +3,8 @@
 `wait_for_stream` keeps dialing while the server answers 400 (the VMI exists but is not ready yet),
 once a second, until the timeout, as upstream's `SerialConsole`; any other rejection ends at once.
 `splice_stdio` copies stdin to the websocket and the websocket to stdout; `splice_tcp` does the same
-for one TCP connection. Both end when either side ends, and close the websocket.
+for one TCP connection. Both are `virt_client.splice`: they end when either side ends, and close
+the websocket.
 
 Stdin is read by a daemon thread (works for TTYs, pipes and files alike, and never blocks the event
 loop or interpreter exit).
@@ -21,7 +22,9 @@ from typing import Any, BinaryIO
 
 import orjson
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
+
+from virt_client.splice import StreamEndpoint, WebsocketEndpoint, splice
 
 from .errors import CommandError
 
@@ -75,72 +78,46 @@ def _stdin_reader(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue
             return
 
 
-async def _stdin_to_ws(ws: ClientConnection, fd: int, escape: bool) -> None:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    threading.Thread(target=_stdin_reader, args=(fd, asyncio.get_running_loop(), queue),
-                     name="virtctl-stdin", daemon=True).start()
-    while True:
-        data = await queue.get()
+class StdioEndpoint:
+    """The terminal as a `splice` endpoint: receives standard input (read by a daemon thread), sends
+    to standard output (each chunk flushed at once). With `escape`, ^] ends the stream after the
+    bytes before it."""
+
+    def __init__(self, stdin_fd: int, stdout: BinaryIO, *, escape: bool) -> None:
+        self.stdout, self.escape = stdout, escape
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._ended = False
+        threading.Thread(target=_stdin_reader, args=(stdin_fd, asyncio.get_running_loop(), self._queue),
+                         name="virtctl-stdin", daemon=True).start()
+
+    async def receive(self) -> bytes | None:
+        if self._ended:
+            return None
+        data = await self._queue.get()
         if not data:
-            return
-        if escape and ESCAPE in data:
-            head = data[: data.index(ESCAPE)]
-            if head:
-                await ws.send(head)
-            return
-        await ws.send(data)
+            return None
+        if self.escape and ESCAPE in data:
+            self._ended = True
+            return data[: data.index(ESCAPE)]
+        return data
 
+    async def send(self, data: bytes) -> None:
+        self.stdout.write(data)
+        self.stdout.flush()
 
-async def _ws_to_writer(ws: ClientConnection, write: Callable[[bytes], Awaitable[None] | None]) -> None:
-    async for message in ws:
-        result = write(message if isinstance(message, bytes) else message.encode())
-        if result is not None:
-            await result
-
-
-async def _first_done(*coros: Coroutine[Any, Any, None]) -> None:
-    """Run the coroutines until one finishes (or fails); cancel the rest; re-raise a failure."""
-    tasks = [asyncio.create_task(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for t in done:
-        exc = t.exception()
-        if exc is not None and not isinstance(exc, ConnectionClosed):
-            raise exc
+    async def close(self) -> None:
+        return None  # the reader thread ends at the end of input or with the process
 
 
 async def splice_stdio(ws: ClientConnection, *, stdin_fd: int, stdout: BinaryIO, escape: bool) -> None:
     """Copy stdin → websocket and websocket → stdout until either ends (or ^] when `escape`)."""
-
-    def write(data: bytes) -> None:
-        stdout.write(data)
-        stdout.flush()
-
-    try:
-        await _first_done(_stdin_to_ws(ws, stdin_fd, escape), _ws_to_writer(ws, write))
-    finally:
-        await ws.close()
+    await splice(StdioEndpoint(stdin_fd, stdout, escape=escape), WebsocketEndpoint(ws))
 
 
 async def splice_tcp(ws: ClientConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Copy one TCP connection to and from the websocket until either ends."""
-
-    async def tcp_to_ws() -> None:
-        while data := await reader.read(CHUNK):
-            await ws.send(data)
-
-    async def write(data: bytes) -> None:
-        writer.write(data)
-        await writer.drain()
-
     try:
-        await _first_done(tcp_to_ws(), _ws_to_writer(ws, write))
+        await splice(StreamEndpoint(reader, writer, chunk=CHUNK), WebsocketEndpoint(ws))
     finally:
-        await ws.close()
-        writer.close()
         with contextlib.suppress(OSError, ConnectionError):
             await writer.wait_closed()

@@ -6,7 +6,8 @@ groups, versions, resources incl. subresources, scope), namespaceSelector and ob
 Mutating webhooks run one after another and their JSONPatch responses are applied in order;
 validating webhooks run concurrently. `failurePolicy` decides what an unreachable or failing
 webhook means; dry-run requests reach only webhooks declaring no side effects. Calls travel over
-keep-alive connections pooled per webhook address and CA bundle (`aggregation.BackendPool`).
+keep-alive connections pooled per webhook address and CA bundle (`backend_pool`); a webhook's
+Service resolves as the aggregation proxy's do (`service_resolver`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import base64
 import logging
 import ssl
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -25,13 +26,12 @@ from virt_client.patches import PatchError, apply_json_patch
 from virt_client.selectors import SelectorError, label_selector_from_dict
 
 from . import errors
-from .aggregation import BackendError, BackendPool
+from .backend_pool import BackendError, BackendPool, BackendPools
 from .rbac import UserInfo
 from .resources import ResourceInfo
 from .sa_admission import admit_pod
-
-if TYPE_CHECKING:
-    from .server import ApiServer
+from .service_resolver import ServiceResolver
+from .store import Store
 
 log = logging.getLogger("virt_local.apiserver.admission")
 
@@ -64,15 +64,24 @@ def rule_matches(rule: dict[str, Any], operation: str, r: ResourceInfo, subresou
     return False
 
 
+def _webhook_ssl(ca_bundle: str) -> ssl.SSLContext:
+    """Verify with `ca_bundle` when given, else with the system CAs."""
+    if not ca_bundle:
+        return ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cadata=base64.b64decode(ca_bundle).decode())
+    return ctx
+
+
 class AdmissionChain:
-    def __init__(self, server: ApiServer) -> None:
-        self.server = server
-        self._ssl: dict[str, ssl.SSLContext] = {}
-        self._pools: dict[tuple[str, str, int, str], BackendPool] = {}
+    def __init__(self, *, store: Store, resolver: ServiceResolver, pools: BackendPools) -> None:
+        self._store = store
+        self._resolver = resolver
+        self._pools = pools
 
     def _webhooks(self, plural: str) -> list[tuple[str, dict[str, Any]]]:
         out = []
-        for e in self.server.store.list(("admissionregistration.k8s.io", plural), None):
+        for e in self._store.list(("admissionregistration.k8s.io", plural), None):
             cfg = e.obj()
             for wh in cfg.get("webhooks") or []:
                 out.append((cfg["metadata"]["name"], wh))
@@ -86,7 +95,7 @@ class AdmissionChain:
                 ns_name = namespace or ((obj or old or {}).get("metadata", {}).get("name", "")
                                         if r.plural == "namespaces" and not r.group else "")
                 if ns_name:
-                    ns = self.server.store.get(("", "namespaces"), "", ns_name)
+                    ns = self._store.get(("", "namespaces"), "", ns_name)
                     labels = ns.labels if ns else {}
                     if not label_selector_from_dict(nsel).matches(labels):
                         return False
@@ -148,7 +157,7 @@ class AdmissionChain:
         spec = pod.get("spec")
         name = (spec.get("serviceAccountName") or spec.get("serviceAccount") or "default") \
             if isinstance(spec, dict) else "default"
-        sa = self.server.store.get(("", "serviceaccounts"), namespace, name) if isinstance(name, str) else None
+        sa = self._store.get(("", "serviceaccounts"), namespace, name) if isinstance(name, str) else None
         return admit_pod(pod, sa.obj() if sa is not None else None)
 
     @staticmethod
@@ -171,24 +180,9 @@ class AdmissionChain:
         u = urlsplit(url)
         if u.scheme != "https" or not u.hostname:
             raise ValueError(f"webhook URL {url!r} is not an https URL with a host")
-        host, port, name = u.hostname, u.port or 443, sni or u.hostname
-        key = (ca_bundle, host, port, name)
-        pool = self._pools.get(key)
-        if pool is None:
-            ctx = self._ssl.get(ca_bundle)
-            if ctx is None:
-                ctx = ssl.create_default_context()
-                if ca_bundle:
-                    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                    ctx.load_verify_locations(cadata=base64.b64decode(ca_bundle).decode())
-                self._ssl[ca_bundle] = ctx
-            pool = self._pools[key] = BackendPool(host, port, ctx, name)
+        pool = self._pools.get(f"webhook|{ca_bundle}", u.hostname, u.port or 443, sni or u.hostname,
+                               lambda: _webhook_ssl(ca_bundle))
         return pool, (u.path or "/") + (f"?{u.query}" if u.query else "")
-
-    async def close(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
-        self._pools.clear()
 
     @staticmethod
     async def _post(pool: BackendPool, target: str, body: bytes) -> tuple[int, bytes]:
@@ -207,7 +201,7 @@ class AdmissionChain:
             raise errors.bad_request(f'admission webhook "{wname}" does not support dry run')
         cc = wh.get("clientConfig") or {}
         try:
-            url, sni = self.server.aggregator.webhook_url(cc)
+            url, sni = self._resolver.webhook_url(cc)
         except errors.ApiError as e:
             if fail_open:
                 return None

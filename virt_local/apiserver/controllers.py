@@ -1,8 +1,12 @@
 """The API server's own controllers: bootstrap objects, garbage collection by ownerReferences
-(background, foreground, orphan), namespace termination and per-namespace defaults.
+(background, foreground, orphan), namespace termination, per-namespace defaults and the
+APIService availability checks.
 
 They react to store events through one queue and a single worker, so their writes are ordered;
-a periodic sweep repairs anything an event could not finish (e.g. after a restart).
+a periodic sweep repairs anything an event could not finish (e.g. after a restart). Every 5 s,
+also while events keep coming, each aggregated APIService's `Available` condition is set from a
+discovery request to its backend (`GET /apis/<group>/<version>`, over the proxy's pools), as
+kube-aggregator's availability controller does; the condition is written only when it changes.
 """
 
 from __future__ import annotations
@@ -11,27 +15,91 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from virt_client.api.times import now_rfc3339
 
-from . import deletion
+from . import deletion, errors, rest
+from .apiservices import APIServices, backend
+from .backend_pool import BackendError
 from .rbac import bootstrap_policy
-from .store import Entry, Event, TypeKey
-
-if TYPE_CHECKING:
-    from .server import ApiServer
+from .registry import ResourceTable
+from .resources import ResourceInfo
+from .service_resolver import ServiceResolver
+from .store import Entry, Event, Store, TypeKey
 
 log = logging.getLogger("virt_local.apiserver.controllers")
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 AVAILABILITY_SECONDS = 5.0
+DISCOVERY_TIMEOUT = 5.0
+APISERVICES: TypeKey = ("apiregistration.k8s.io", "apiservices")
+
+
+class APIServiceAvailability:
+    """The `Available` condition of each aggregated APIService, from a discovery request to its backend."""
+
+    def __init__(self, *, store: Store, apiservices: APIServices, resolver: ServiceResolver,
+                 timeout: float = DISCOVERY_TIMEOUT) -> None:
+        self._store = store
+        self._apiservices = apiservices
+        self._resolver = resolver
+        self._timeout = timeout
+
+    async def check(self) -> None:
+        for (g, v), apiservice in list(self._apiservices.by_group_version.items()):
+            ok, reason, message = True, "Passed", "all checks passed"
+            try:
+                status, target = await self._discover(apiservice, g, v)
+                if status >= 300:
+                    ok, reason = False, "FailedDiscoveryCheck"
+                    message = f"failing or missing response from https://{target}/apis/{g}/{v}: " \
+                              f"bad status from https://{target}/apis/{g}/{v}: {status}"
+            except errors.ApiError as e:
+                ok, reason, message = False, "ServiceNotFound", e.message
+            except (BackendError, TimeoutError) as e:
+                ok, reason = False, "FailedDiscoveryCheck"
+                message = f"failing or missing response: {str(e) or 'timed out'}"
+            await self._set_available(apiservice["metadata"]["name"], ok, reason, message)
+
+    async def _discover(self, apiservice: dict[str, Any], group: str, version: str) -> tuple[int, str]:
+        """The status of the backend's discovery document, and the address asked."""
+        svc = backend(apiservice)
+        target = self._resolver.resolve(svc.namespace, svc.name, svc.port)
+        pool = self._apiservices.pool(apiservice, target, svc.server_name)
+
+        async def ask() -> int:
+            resp = await pool.request("GET", f"/apis/{group}/{version}", [("Accept", "application/json")], b"")
+            await resp.read()
+            return resp.status
+
+        return await asyncio.wait_for(ask(), self._timeout), target
+
+    async def _set_available(self, name: str, ok: bool, reason: str, message: str) -> None:
+        e = self._store.get(APISERVICES, "", name)
+        if e is None:
+            return
+        obj = e.obj()
+        want = "True" if ok else "False"
+        conds = (obj.get("status") or {}).get("conditions") or []
+        cur = next((c for c in conds if c.get("type") == "Available"), None)
+        if cur and cur.get("status") == want and cur.get("reason") == reason:
+            return
+        obj["status"] = {"conditions": [{"type": "Available", "status": want, "reason": reason, "message": message,
+                                         "lastTransitionTime": now_rfc3339()}]}
+        await self._store.put(APISERVICES, obj)
 
 
 class Controllers:
-    def __init__(self, server: ApiServer) -> None:
-        self.server = server
-        self.store = server.store
+    def __init__(self, *, store: Store, ctx: rest.Ctx, resources: Callable[[], ResourceTable], ca_pem: bytes,
+                 front_proxy_ca_pem: bytes, availability: APIServiceAvailability) -> None:
+        self.store = store
+        self._ctx = ctx
+        self._resources = resources
+        self._ca_pem = ca_pem
+        self._front_proxy_ca_pem = front_proxy_ca_pem
+        self._availability = availability
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -61,10 +129,9 @@ class Controllers:
         await self.store.put(tk, obj, create=True)
 
     async def _ensure_extension_auth_configmap(self) -> None:
-        certs = self.server.certs
         data = {
-            "client-ca-file": certs.ca.cert_pem.decode(),
-            "requestheader-client-ca-file": certs.front_proxy_ca.cert_pem.decode(),
+            "client-ca-file": self._ca_pem.decode(),
+            "requestheader-client-ca-file": self._front_proxy_ca_pem.decode(),
             "requestheader-allowed-names": '["front-proxy-client"]',
             "requestheader-extra-headers-prefix": '["X-Remote-Extra-"]',
             "requestheader-group-headers": '["X-Remote-Group"]',
@@ -87,7 +154,7 @@ class Controllers:
         if self.store.get(("", "configmaps"), ns, "kube-root-ca.crt") is None:
             await self._create(("", "configmaps"), {
                 "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": ns},
-                "data": {"ca.crt": self.server.certs.ca.cert_pem.decode()}})
+                "data": {"ca.crt": self._ca_pem.decode()}})
 
     # ---- event loop ----------------------------------------------------------------------
     def start(self) -> None:
@@ -118,7 +185,7 @@ class Controllers:
                 if loop.time() >= next_check:
                     # APIService availability every 5 s, also while events keep coming
                     next_check = loop.time() + AVAILABILITY_SECONDS
-                    await self.server.aggregator.check_availability()
+                    await self._availability.check()
                 if ev is None:
                     await self.sweep()
                 else:
@@ -174,12 +241,12 @@ class Controllers:
         if cur is None or cur.uid != e.uid:
             return
         try:
-            await deletion.delete_entry(self.server.ctx, r, cur, {"propagationPolicy": policy}, dry_run=False)
+            await deletion.delete_entry(self._ctx, r, cur, {"propagationPolicy": policy}, dry_run=False)
         except Exception:  # noqa: BLE001
             log.exception("garbage collection of %s/%s failed", e.namespace, e.name)
 
-    def _info(self, tk: TypeKey) -> Any:
-        for (g, _, p), r in self.server.table.resources.items():
+    def _info(self, tk: TypeKey) -> ResourceInfo | None:
+        for (g, _, p), r in self._resources().resources.items():
             if (g, p) == tk:
                 return r
         return None

@@ -4,16 +4,15 @@ uses for its own requests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
 from . import errors, rest
+from .auth import Authenticator
 from .httpserver import Response
-from .rbac import RequestAttributes, UserInfo
-
-if TYPE_CHECKING:
-    from .server import ApiServer
+from .rbac import RbacSnapshot, RequestAttributes, UserInfo
 
 
 def _attrs(spec: dict[str, Any], namespace_override: str | None = None) -> RequestAttributes:
@@ -33,7 +32,7 @@ def _attrs(spec: dict[str, Any], namespace_override: str | None = None) -> Reque
          "message": "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"}])
 
 
-async def handle_review(server: ApiServer, call: rest.Call) -> Response:
+async def handle_review(call: rest.Call, *, rbac: Callable[[], RbacSnapshot], authn: Authenticator) -> Response:
     body = rest.decode_body(call.req)
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
@@ -60,14 +59,14 @@ async def handle_review(server: ApiServer, call: rest.Call) -> Response:
             user = UserInfo(spec.get("user", ""), tuple(spec.get("groups") or ()), uid=spec.get("uid", ""),
                             extra=extra)
         attrs = _attrs(spec, call.info.namespace if plural == "localsubjectaccessreviews" else None)
-        decision = server.rbac().authorize(user, attrs)
+        decision = rbac().authorize(user, attrs)
         status: dict[str, Any] = {"allowed": decision.allowed}
         if decision.reason:
             status["reason"] = decision.reason
         out["status"] = status
     elif plural == "tokenreviews":
         token = spec.get("token", "")
-        u = server.authn.from_token(token) if token else None
+        u = authn.from_token(token) if token else None
         if u is None:
             out["status"] = {"authenticated": False, "user": {}, "error": "invalid bearer token"}
         else:

@@ -1,8 +1,10 @@
 """The embedded API server: wiring of storage, REST handlers, authentication, authorization,
 admission, aggregation and the background controllers (garbage collector, namespaces, CRDs).
 
-`ApiServer.handle` is the request chain, in kube-apiserver's order: authenticate →
-impersonate → authorize (RBAC) → route (non-resource, aggregated, resource) → admission → store.
+`ApiServer` is the composition root: it builds each part with the few parts it uses (no part
+holds the server). `ApiServer.handle` is the request chain, in kube-apiserver's order:
+authenticate → impersonate → authorize (RBAC) → non-resource documents | the aggregation proxy |
+the route table of resource requests (`routes`) → admission → store.
 """
 
 from __future__ import annotations
@@ -16,21 +18,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import deletion, discovery, errors, rest, subresources
+from . import discovery, errors, rest, routes
 from .admission import AdmissionChain
-from .aggregation import Aggregator
+from .apiservices import APIServices, ClientCertificate
 from .auth import Authenticator, TokenAuthority, impersonation
-from .builtin import FIELD_GETTERS, VIRTUAL
+from .backend_pool import BackendPools
+from .builtin import FIELD_GETTERS
 from .certs import ServerCertificates
-from .controllers import Controllers
+from .controllers import APIServiceAvailability, Controllers
 from .crd_hooks import SchemaHooksImpl, crd_before_write
 from .file_modes import private_dir, restrict_data_dir
 from .httpserver import HttpServer, Request, Response
 from .pod_ips import PodAddresses
+from .proxy import AggregationProxy
 from .rbac import RbacSnapshot, RequestAttributes, UserInfo, forbidden_message
 from .registry import ResourceTable
 from .requestinfo import RequestInfo, parse
-from .reviews import handle_review
+from .service_resolver import ServiceResolver
 from .storage import Storage
 from .store import Event, Store
 
@@ -63,17 +67,28 @@ class ApiServer:
         self.authn = Authenticator(self.tokens, self._sa_uid)
         self.table = ResourceTable()
         self._rbac: RbacSnapshot | None = None
-        self.admission = AdmissionChain(self)
-        self.aggregator = Aggregator(self)
+        self.pools = BackendPools()
+        self.resolver = ServiceResolver(store=self.store, services_file=settings.data_dir / "services.yaml",
+                                        static_map=settings.service_map)
+        self.apiservices = APIServices(pools=self.pools, client_cert=ClientCertificate(
+            self.certs.path("front-proxy-client.crt"), self.certs.path("front-proxy-client.key")))
+        self.proxy = AggregationProxy(apiservices=self.apiservices, resolver=self.resolver)
+        self.admission = AdmissionChain(store=self.store, resolver=self.resolver, pools=self.pools)
         self.schema_hooks = SchemaHooksImpl()
         self.ctx = rest.Ctx(store=self.store, admission=self.admission, schema=self.schema_hooks,
                             namespace_exists=self._namespace_phase, bookmark_interval=settings.bookmark_interval)
         self.ctx.before_write[("apiextensions.k8s.io", "customresourcedefinitions")] = crd_before_write
         self.pod_addresses = PodAddresses()
         self.ctx.before_write[("", "pods")] = self.pod_addresses.before_write
-        self.controllers = Controllers(self)
+        self.controllers = Controllers(
+            store=self.store, ctx=self.ctx, resources=lambda: self.table, ca_pem=self.certs.ca.cert_pem,
+            front_proxy_ca_pem=self.certs.front_proxy_ca.cert_pem,
+            availability=APIServiceAvailability(store=self.store, apiservices=self.apiservices,
+                                                resolver=self.resolver))
+        self.route_deps = routes.RouteDeps(ctx=self.ctx, resources=lambda: self.table, rbac=self.rbac,
+                                           authn=self.authn, tokens=self.tokens, log_locator=self._log_locator)
+        self.openapi = discovery.OpenApiDocuments()
         self.http = HttpServer(self.handle)
-        self.log_locator: Callable[[dict[str, Any], str], Path | None] = self._default_log_locator
         self._server: asyncio.Server | None = None
         self.url = ""
         self.store.listeners.append(self._on_event)
@@ -103,7 +118,7 @@ class ApiServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
-        await self.aggregator.close()
+        self.pools.close()
         self.storage.stop()
 
     # ---- state helpers -------------------------------------------------------------------
@@ -117,7 +132,7 @@ class ApiServer:
             return None
         return "Terminating" if b'"deletionTimestamp"' in e.raw else "Active"
 
-    def _default_log_locator(self, pod: dict[str, Any], container: str) -> Path | None:
+    def _log_locator(self, pod: dict[str, Any], container: str) -> Path | None:
         uid = str(pod["metadata"].get("uid", ""))
         return self.settings.data_dir / "pods" / uid / "logs" / f"{container}.log"
 
@@ -145,7 +160,8 @@ class ApiServer:
         crds = [e.obj() for e in self.store.list(("apiextensions.k8s.io", "customresourcedefinitions"), None)]
         established = [c for c in crds if any(cond.get("type") == "Established" and cond.get("status") == "True"
                                               for cond in (c.get("status") or {}).get("conditions") or [])]
-        self.table = ResourceTable(established, self.aggregator.refresh())
+        apiservices = [e.obj() for e in self.store.list(("apiregistration.k8s.io", "apiservices"), None)]
+        self.table = ResourceTable(established, self.apiservices.refresh(apiservices))
         self.schema_hooks.refresh(crds)
 
     # ---- request chain -------------------------------------------------------------------
@@ -182,25 +198,14 @@ class ApiServer:
                                    name=info.name)
         if not info.resource_request:
             return await self._non_resource(req, path, info, user)
-        if self.aggregator.handles(info.group, info.version):
-            return await self.aggregator.proxy(req, user)
+        if self.apiservices.handles(info.group, info.version):
+            return await self.proxy.proxy(req, user)
         r = self.table.lookup(info.group, info.version, info.resource)
         if r is None or (info.namespace and not r.namespaced and info.resource != "namespaces"):
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource",
                                   details={})
         call = rest.Call(req=req, info=info, r=r, user=user)
-        if r.plural in VIRTUAL:
-            if req.method != "POST":
-                raise errors.method_not_allowed()
-            if r.plural == "bindings":
-                body = rest.decode_body(req)
-                name = (body.get("metadata") or {}).get("name", "") if isinstance(body, dict) else ""
-                pod_call = rest.Call(req=req, info=RequestInfo(True, path, "create", info.api_prefix, "", "v1",
-                                                               info.namespace, "pods", "binding", name),
-                                     r=self.table.lookup("", "v1", "pods"), user=user)  # type: ignore[arg-type]
-                return await subresources.binding(self.ctx, pod_call)
-            return await handle_review(self, call)
-        return await self._resource(call)
+        return await routes.resolve(call)(self.route_deps, call)
 
     def _authorize_impersonation(self, user: UserInfo, imp: UserInfo) -> None:
         rb = self.rbac()
@@ -220,62 +225,12 @@ class ApiServer:
     async def _non_resource(self, req: Request, path: str, info: RequestInfo, user: UserInfo) -> Response:
         if req.method not in ("GET", "HEAD"):
             raise errors.method_not_allowed()
-        doc = discovery.non_resource(self, path, req)
+        doc = discovery.non_resource(self.table, self.openapi, path)
         if doc is None:
-            if info.api_prefix == "apis" and self.aggregator.handles(info.group, info.version):
-                return await self.aggregator.proxy(req, user)
+            if info.api_prefix == "apis" and self.apiservices.handles(info.group, info.version):
+                return await self.proxy.proxy(req, user)
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource", details={})
         return doc
-
-    async def _resource(self, call: rest.Call) -> Response:
-        ctx, info, m = self.ctx, call.info, call.req.method
-        sub = info.subresource
-        if info.verb not in call.r.verbs and not sub:
-            raise errors.method_not_allowed()
-        if sub and sub not in call.r.subresources:
-            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource", details={})
-        if sub == "status":
-            if m == "GET":
-                return rest.get(ctx, call)
-            if m == "PUT":
-                return await rest.update(ctx, call, status=True)
-            if m == "PATCH":
-                return await rest.patch(ctx, call, status=True)
-            raise errors.method_not_allowed()
-        if sub == "scale":
-            return await subresources.scale(ctx, call)
-        if sub == "binding" and m == "POST":
-            return await subresources.binding(ctx, call)
-        if sub == "eviction" and m == "POST":
-            return await subresources.eviction(ctx, call)
-        if sub == "log" and m == "GET":
-            return await subresources.log(ctx, call, self.log_locator)
-        if sub == "token" and m == "POST":
-            return await subresources.token(ctx, call, self.tokens)
-        if sub == "finalize" and m == "PUT":
-            return await subresources.finalize(ctx, call)
-        if sub:
-            raise errors.method_not_allowed()
-        verb = info.verb
-        if verb == "get":
-            return rest.get(ctx, call)
-        if verb == "list":
-            return rest.list_(ctx, call)
-        if verb == "watch":
-            return await rest.watch(ctx, call)
-        if verb == "create":
-            if info.name:
-                raise errors.method_not_allowed()
-            return await rest.create(ctx, call)
-        if verb == "update":
-            return await rest.update(ctx, call)
-        if verb == "patch":
-            return await rest.patch(ctx, call)
-        if verb == "delete":
-            return await deletion.delete(ctx, call)
-        if verb == "deletecollection":
-            return await deletion.delete_collection(ctx, call)
-        raise errors.method_not_allowed()
 
 
 async def run(settings: Settings, ready: Callable[[str], None] | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from virt_local.apiserver import errors
-from virt_local.apiserver.aggregation import service_endpoint
+from virt_local.apiserver.service_resolver import service_endpoint
 from virt_local.apiserver.pod_ips import PodAddresses
 from virt_local.apiserver.sa_admission import MOUNT_PATH, admit_pod
 from virt_local.pod_network import POD_IP_ANNOTATION, PodIpAllocator, pod_ip
