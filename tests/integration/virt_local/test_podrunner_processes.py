@@ -92,6 +92,36 @@ def test_memory_limit_is_enforced_and_reported_as_oom_killed(stack: VirtLocal) -
     assert stack.phase("pod", "hog") == "Failed"
 
 
+def test_a_pod_sharing_a_claim_starts_only_once_the_old_pods_processes_are_gone(stack: VirtLocal) -> None:
+    # The old Pod needs 3 s to stop (and leaves a detached child); the new one is created meanwhile.
+    old = ("trap 'sleep 3; echo old-ended >> /pvc/log; exit 0' TERM; setsid sh -c 'sleep 1000' & "
+           "echo old-started >> /pvc/log; while :; do sleep 0.2; done")
+    mount = "    volumeMounts: [{name: d, mountPath: /pvc}]\n    command:"
+    volumes = "  volumes: [{name: d, persistentVolumeClaim: {claimName: shared}}]\n"
+    stack.kubectl("apply", "-f", "-", input=(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: shared}\n"
+        "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n---\n"
+        + pod("old-user", old, extra=volumes).replace("    command:", mount)))
+    pvc = wait_for("the claim to bind", lambda: (p := stack.get("pvc", "shared")) and
+                   p["status"].get("phase") == "Bound" and p)
+    log = stack.data_dir / "volumes" / pvc["spec"]["volumeName"] / "log"
+    wait_for("the old Pod to run", lambda: log.exists() and "old-started" in log.read_text(), 30)
+    stack.kubectl("delete", "pod", "old-user", "--wait=false")
+    stack.kubectl("apply", "-f", "-", input=pod("new-user", "echo new-started >> /pvc/log",
+                                                 extra=volumes).replace("    command:", mount))
+
+    def waiting_message() -> str:
+        for cs in ((stack.get("pod", "new-user") or {}).get("status") or {}).get("containerStatuses") or []:
+            return str(((cs.get("state") or {}).get("waiting") or {}).get("message") or "")
+        return ""
+    message = wait_for("the new Pod to wait for the old one", lambda: "old-user" in waiting_message() and
+                       waiting_message(), 30)
+    assert 'persistentvolumeclaim "shared" is still used by pod default/old-user' in message
+    wait_for("the new Pod to succeed", lambda: stack.phase("pod", "new-user") == "Succeeded", 30)
+    assert log.read_text().split() == ["old-started", "old-ended", "new-started"]
+    stack.kubectl("delete", "pod", "new-user", "--wait=false")
+
+
 def events_of(stack: VirtLocal, name: str) -> list[tuple[str, str, str]]:
     return [(e["type"], e["reason"], e["message"]) for e in stack.list("events", "--field-selector",
                                                                        f"involvedObject.name={name}")]
