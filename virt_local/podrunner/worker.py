@@ -133,6 +133,7 @@ class PodWorker:
         self.gone = False
         self.stopping = False
         self._holds_claims = False
+        self._ended_unseen = False
         self._oom_base: dict[str, int] = {}
         self._terminate = asyncio.Event()
         self._force = asyncio.Event()
@@ -221,6 +222,7 @@ class PodWorker:
                 saved_rec.exit_code = 137
                 saved_rec.message = "the container's process ended while virt-local was not running"
                 saved_rec.finished_at = now_rfc3339()
+                self._ended_unseen = True
             self.records[name] = saved_rec
 
     def _write_start_meta(self) -> None:
@@ -237,6 +239,8 @@ class PodWorker:
             if not (terminal and not self.procs):
                 async with asyncio.TaskGroup() as tg:
                     self._status_task = tg.create_task(self._status_loop())
+                    if self._ended_unseen:
+                        self._dirty.set()  # report the containers that ended while virt-local was down
                     if await self._setup():
                         for c in self.containers:
                             tg.create_task(self._container_loop(c))
