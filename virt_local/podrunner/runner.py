@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import shutil
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from virt_client.informer import EventHandler, Informer
 from virt_client.resources import PODS
 
 from . import cgroups, process
-from .cgroups import Cgroup
-from .worker import KILL_WAIT_SECONDS, NodeContext, PodWorker
+from .containment import KILL_WAIT_SECONDS, kill_and_remove
+from .worker import NodeContext, PodWorker
 
 log = logging.getLogger("virt_local.podrunner")
 
@@ -48,21 +47,10 @@ def _orphans(pods_dir: Path, node: str, live_uids: set[str]) -> list[Path]:
     return out
 
 
-def _kill_cgroup(cgroup: Cgroup, what: str) -> None:
-    """SIGKILL everything in `cgroup`, wait (in this thread) until it is empty, remove it."""
-    if cgroup.populated():
-        log.info("killing the processes %s left of %s", sorted(cgroup.pids()), what)
-        cgroup.kill()
-        deadline = time.monotonic() + KILL_WAIT_SECONDS
-        while cgroup.populated() and time.monotonic() < deadline:
-            time.sleep(0.02)
-    cgroup.remove()
-
-
 def _clean_orphan(d: Path) -> None:
     saved = cgroups.load(d / "cgroup.json")
     if saved is not None:
-        _kill_cgroup(saved, f"deleted pod {d.name}")
+        kill_and_remove(saved, f"deleted pod {d.name}")
     for pid_file in d.glob("containers/*/pid"):
         proc = process.adopt(pid_file)
         if proc is not None:
@@ -75,7 +63,7 @@ def _clean_stray_cgroups(ctx: NodeContext) -> None:
     """Pod cgroups whose Pod directory is gone: nothing can own them any more."""
     for uid in ctx.cgroups.pod_uids():
         if not (ctx.pods_dir / uid).exists():
-            _kill_cgroup(ctx.cgroups.pod(uid), f"pod {uid}")
+            kill_and_remove(ctx.cgroups.pod(uid), f"pod {uid}")
 
 
 class PodRunner:
@@ -151,8 +139,9 @@ class PodRunner:
         for worker in workers:
             for proc in list(worker.procs.values()):
                 process.kill_group(proc)
-            if worker.cgroup.enabled:
-                await asyncio.to_thread(_kill_cgroup, worker.cgroup, f"pod {worker.namespace}/{worker.name}")
+            if worker.containment.enabled:
+                await asyncio.to_thread(kill_and_remove, worker.containment.cgroup,
+                                        f"pod {worker.namespace}/{worker.name}")
         if self.ctx.events is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):

@@ -39,11 +39,11 @@ from virt_client.resources import PODS
 
 from ..errors import ImagePullError, VolumeError
 from ..images import ImageStore
-from . import cgroups, pod_events, process
+from . import pod_events, process
 from .cgroups import Cgroup, CgroupRoot
+from .containment import KILL_WAIT_SECONDS, PodContainment
 from .env import EnvInputs, container_env, expand, secret_data
 from .imagemap import OWN_IMAGES, ImageEntry, ImageMap, container_argv, hold_entry
-from .limits import container_memory_limit, pod_memory_limit
 from .pod_events import EventReason
 from .status import ContainerRecord, Reason, State, pod_status
 from .termination import DEFAULT_SHUTDOWN_GRACE_SECONDS, exit_reason, grace_period
@@ -55,8 +55,6 @@ log = logging.getLogger("virt_local.podrunner")
 
 IMAGE_RETRY_SECONDS = 10.0
 BACKOFF_RESET_SECONDS = 600.0
-#: how long SIGKILLed processes may take to be gone (a process in uninterruptible sleep) before we go on
-KILL_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -88,23 +86,6 @@ class NodeContext:
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
 
 
-def _wait_seconds(attempt: int) -> float:
-    return min(0.01 * 2.0 ** min(attempt, 10), 0.1)
-
-
-async def wait_for_empty(cgroup: Cgroup, seconds: float) -> bool:  # noqa: ASYNC109
-    """Wait until no process is left in `cgroup` (True), or `seconds` pass (False)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    attempt = 0
-    while await asyncio.to_thread(cgroup.populated):
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(_wait_seconds(attempt))
-        attempt += 1
-    return True
-
-
 def _should_restart(policy: str, exit_code: int | None) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
@@ -127,14 +108,13 @@ class PodWorker:
         self.volumes: dict[str, PreparedVolume] = {}
         self.transitions: dict[str, str] = {}
         self.start_time = now_rfc3339()
-        self.cgroup = ctx.cgroups.pod(self.uid)
+        self.containment = PodContainment(ctx.cgroups.pod(self.uid), self.dir, f"pod {self.namespace}/{self.name}")
         self.claims = claims(pod)
         self.sandbox_ready = False
         self.gone = False
         self.stopping = False
         self._holds_claims = False
         self._ended_unseen = False
-        self._oom_base: dict[str, int] = {}
         self._terminate = asyncio.Event()
         self._force = asyncio.Event()
         self._dirty = asyncio.Event()
@@ -197,9 +177,7 @@ class PodWorker:
     def _restore(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "logs").mkdir(exist_ok=True)
-        saved_cgroup = cgroups.load(self.dir / "cgroup.json")
-        if saved_cgroup is not None:
-            self.cgroup = saved_cgroup  # made by an earlier virt-local, perhaps from another cgroup
+        self.containment.restore()
         meta = self.dir / "pod.json"
         if meta.exists():
             saved = json.loads(meta.read_text())
@@ -234,7 +212,7 @@ class PodWorker:
     async def run(self) -> None:
         await asyncio.to_thread(self._restore)
         try:
-            await self._kill_leftovers()
+            await self.containment.kill_leftovers(n for n in self.records if n not in self.procs)
             terminal = (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
             if not (terminal and not self.procs):
                 async with asyncio.TaskGroup() as tg:
@@ -247,7 +225,8 @@ class PodWorker:
                     await self._terminate.wait()
                     await self._terminate_containers()
                     self._status_task.cancel()
-                await self._end_pod_cgroup()
+                await self.containment.end_pod()
+                self._holds_claims = False
                 if not self.gone:
                     self._write_start_meta()
                     await self._write_status()
@@ -259,32 +238,6 @@ class PodWorker:
         if not self.gone:
             await self._delete_now()
         await asyncio.to_thread(shutil.rmtree, self.dir, True)
-
-    async def _kill_leftovers(self) -> None:
-        """Kill what is left of containers that are not running (their main process ended while
-        virt-local was not watching, e.g. a launcher whose QEMU lived on)."""
-        if not self.cgroup.enabled:
-            return
-        for name in self.records:
-            cg = self.cgroup.child(name)
-            if name not in self.procs and await asyncio.to_thread(cg.populated):
-                log.info("pod %s/%s: killing what is left of container %s", self.namespace, self.name, name)
-                await asyncio.to_thread(cg.kill)
-                await wait_for_empty(cg, KILL_WAIT_SECONDS)
-                await asyncio.to_thread(cg.remove)
-
-    async def _end_pod_cgroup(self) -> None:
-        """Nothing of the Pod may outlive it: kill what is left in its cgroup and remove the cgroup."""
-        self._holds_claims = False
-        if not self.cgroup.enabled or not await asyncio.to_thread(self.cgroup.exists):
-            return
-        if await asyncio.to_thread(self.cgroup.populated):
-            log.info("pod %s/%s: killing the processes left in its cgroup", self.namespace, self.name)
-            await asyncio.to_thread(self.cgroup.kill)
-            if not await wait_for_empty(self.cgroup, KILL_WAIT_SECONDS):
-                log.warning("pod %s/%s: processes %s did not end after SIGKILL", self.namespace, self.name,
-                            sorted(self.cgroup.pids()))
-        await asyncio.to_thread(self.cgroup.remove)
 
     async def _delete_now(self) -> None:
         try:
@@ -412,19 +365,6 @@ class PodWorker:
                          configmaps=lookup, secrets=lookup)
 
     # ---- containers ----------------------------------------------------------------------------
-    def _make_cgroup(self, c: Mapping[str, Any]) -> Cgroup:
-        """The container's cgroup, fresh, below the Pod's (recorded in the Pod directory)."""
-        if not self.cgroup.enabled:
-            return self.cgroup
-        self.cgroup.create(pod_memory_limit(self.pod))
-        cgroups.save(self.cgroup, self.dir / "cgroup.json")
-        cg = self.cgroup.child(c["name"])
-        cg.kill()  # nothing of an earlier instance of the container may share it
-        cg.remove()
-        cg.create(container_memory_limit(c))
-        self._oom_base[c["name"]] = cg.oom_kills()
-        return cg
-
     async def _spawn(self, c: Mapping[str, Any], env: dict[str, str]) -> process.ContainerProcess:
         name = c["name"]
         argv = [expand(str(a), env) for a in container_argv(self.entries[name], list(c.get("command") or []),
@@ -433,7 +373,7 @@ class PodWorker:
         cdir = self._cdir(name)
         cdir.mkdir(parents=True, exist_ok=True)
         (cdir / "start-error").unlink(missing_ok=True)
-        cg = await asyncio.to_thread(self._make_cgroup, c)
+        cg = await asyncio.to_thread(self.containment.make, self.pod, c)
         spec = {"mounts": [m.as_dict() for m in mounts], "argv": argv, "env": env,
                 "cwd": c.get("workingDir") or "/", "startError": str(cdir / "start-error"),
                 "keep": [*process.RUNTIME_DIRS, str(self.dir)],
@@ -476,23 +416,6 @@ class PodWorker:
             return (self._cdir(name) / "start-error").read_text()
         except FileNotFoundError:
             return None
-
-    async def _end_container(self, name: str, proc: process.ContainerProcess) -> int:
-        """The container's main process ended: kill whatever it left (as a runtime kills the container's
-        cgroup), wait until nothing is left; the number of processes the kernel killed for the
-        container's memory limit."""
-        cg = self.cgroup.child(name)
-        if not cg.enabled:
-            process.kill_group(proc)
-            return 0
-        if await asyncio.to_thread(cg.populated):
-            await asyncio.to_thread(cg.kill)
-            if not await wait_for_empty(cg, KILL_WAIT_SECONDS):
-                log.warning("pod %s/%s: processes %s of container %s did not end after SIGKILL", self.namespace,
-                            self.name, sorted(cg.pids()), name)
-        oom = await asyncio.to_thread(cg.oom_kills) - self._oom_base.pop(name, 0)
-        await asyncio.to_thread(cg.remove)
-        return oom
 
     async def _record_exit(self, rec: ContainerRecord, code: int | None, oom_kills: int) -> None:
         start_error = await asyncio.to_thread(self._start_error, rec.name)
@@ -540,7 +463,7 @@ class PodWorker:
             started = loop.time()
             proc = self.procs[rec.name]
             code = await process.wait_for_exit(proc)
-            oom_kills = await self._end_container(rec.name, proc)
+            oom_kills = await self.containment.end_container(rec.name, proc)
             del self.procs[rec.name]
             await self._record_exit(rec, code, oom_kills)
             self._exited.set()
@@ -567,8 +490,7 @@ class PodWorker:
             if name in self.procs:
                 log.info("pod %s/%s: container %s did not stop in %ss: SIGKILL", self.namespace, self.name,
                          name, grace)
-                await asyncio.to_thread(self.cgroup.child(name).kill)
-                process.kill_group(proc)
+                await self.containment.kill_container(name, proc)
         await self._wait_for_exits(KILL_WAIT_SECONDS, until_forced=False)
 
     async def _wait_for_exits(self, seconds: float, *, until_forced: bool) -> None:  # noqa: ASYNC109
