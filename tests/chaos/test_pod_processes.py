@@ -56,9 +56,10 @@ def guest() -> dict[str, str]:
     return paths
 
 
-@pytest.fixture
-def stack(tmp_path: Path, guest: dict[str, str]) -> Iterator[VirtLocal]:
-    vl = start_virt_local(tmp_path / "d", "emulation")
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, guest: dict[str, str]) -> Iterator[VirtLocal]:
+    """One `up` for the module (starting it is most of a test's time); the Ctrl-C test, last, ends it."""
+    vl = start_virt_local(tmp_path_factory.mktemp("virt-local") / "d", "emulation")
     try:
         vl.images_import(IMAGE, Path(guest["kernel_boot_dir"]), directory=True)
         yield vl
@@ -66,6 +67,17 @@ def stack(tmp_path: Path, guest: dict[str, str]) -> Iterator[VirtLocal]:
         left = vl.stop()  # a no-op when the test stopped it already
         vl.kill_leftovers(left)
     assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
+
+
+def serial_log(stack: VirtLocal, uid: str) -> Path:
+    """The guest's console as its launcher logs it, in the node's `/var/run/kubevirt`."""
+    return stack.data_dir / "nodes" / "node-1" / "root" / "var" / "run" / "kubevirt" / "sockets" / uid / "serial0.log"
+
+
+def wait_for_boot(stack: VirtLocal, uid: str) -> None:
+    log = serial_log(stack, uid)
+    wait_for("GUEST-BOOTED on the console", lambda: log.exists() and "GUEST-BOOTED" in log.read_text(errors="replace"),
+             120)
 
 
 def qemu_of(uid: str) -> dict[int, str]:
@@ -89,7 +101,7 @@ def compute_terminated(stack: VirtLocal, name: str) -> dict[str, Any] | None:
 def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vmi_manifest("victim"))
     uid = wait_for("VMI victim", lambda: stack.get("vmi", "victim"))["metadata"]["uid"]
-    stack.read_console("victim", "GUEST-BOOTED", seconds=90)
+    wait_for_boot(stack, uid)
     assert len(qemu_of(uid)) == 1
     pod = launcher_pod(stack, uid)
     pid_file = stack.data_dir / "pods" / pod["metadata"]["uid"] / "containers" / "compute" / "pid"
@@ -107,14 +119,13 @@ def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal) -> None:
 def test_ctrl_c_shuts_the_guest_down_within_its_grace_period_and_leaves_nothing(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vmi_manifest("slowstop", "guest.shutdown-delay=10"))
     uid = wait_for("VMI slowstop", lambda: stack.get("vmi", "slowstop"))["metadata"]["uid"]
-    stack.read_console("slowstop", "GUEST-BOOTED", seconds=90)
+    wait_for_boot(stack, uid)
     assert len(qemu_of(uid)) == 1
 
     left = stack.stop()
     stack.kill_leftovers(left)
     assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
     assert qemu_of(uid) == {}
-    serial = stack.data_dir / "nodes" / "node-1" / "root" / "var" / "run" / "kubevirt" / "sockets" / uid / "serial0.log"
-    console = serial.read_text(errors="replace")
+    console = serial_log(stack, uid).read_text(errors="replace")
     assert "GUEST-ACPI-POWERBUTTON" in console, console[-2000:]
     assert "GUEST-POWEROFF" in console, f"the guest was killed before it powered off:\n{console[-2000:]}"
