@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.conftest import ChaosLedger
 from tests.support.virtlocal import VirtLocal, processes_mentioning, start_virt_local, wait_for
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def script(directory: Path, name: str) -> Path:
@@ -40,7 +41,7 @@ def main_pid(vl: VirtLocal, name: str) -> int:
     return int((vl.data_dir / "pods" / uid / "containers" / "main" / "pid").read_text().split()[0])
 
 
-def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path) -> None:
+def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path, chaos: ChaosLedger) -> None:
     data = tmp_path / "d"
     dies, kept, orphan = script(tmp_path, "dies"), script(tmp_path, "kept"), script(tmp_path, "orphan")
     args = ("test", "--no-kubevirt", "--image-map", "test/sh=sh")
@@ -55,6 +56,8 @@ def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path
         vl.proc.wait()
         os.kill(victim, signal.SIGKILL)  # a container ends while nothing watches it
         shutil.rmtree(data / "pods" / orphan_uid)  # and a Pod directory is lost
+        chaos.fault("virt-local up kill -9")
+        chaos.fault("container kill -9 while virt-local is down")
         before = {path: set(running(path)) for path in (dies, kept, orphan)}
         assert all(before.values())
 
@@ -70,5 +73,5 @@ def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path
         left = vl.stop()
         for path in (dies, kept, orphan):
             left.update(running(path))
-        vl.kill_leftovers(left)
+        chaos.leaked(left)
     assert not left, f"processes left behind: {json.dumps(left, indent=1)}"

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from tests.chaos.conftest import ChaosLedger
 from tests.support.virtlocal import VirtLocal, processes_mentioning, start_virt_local, wait_for
 
-pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "kubevirt-py/tiny-guest-kernel:latest"
@@ -57,7 +58,8 @@ def guest() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, guest: dict[str, str]) -> Iterator[VirtLocal]:
+def stack(tmp_path_factory: pytest.TempPathFactory, guest: dict[str, str],
+          chaos_ledger: ChaosLedger) -> Iterator[VirtLocal]:
     """One `up` for the module (starting it is most of a test's time); the Ctrl-C test, last, ends it."""
     vl = start_virt_local(tmp_path_factory.mktemp("virt-local") / "d", "emulation")
     try:
@@ -65,7 +67,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, guest: dict[str, str]) -> It
         yield vl
     finally:
         left = vl.stop()  # a no-op when the test stopped it already
-        vl.kill_leftovers(left)
+        chaos_ledger.leaked(left)
     assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
 
 
@@ -98,7 +100,7 @@ def compute_terminated(stack: VirtLocal, name: str) -> dict[str, Any] | None:
     return None
 
 
-def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal) -> None:
+def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal, chaos: ChaosLedger) -> None:
     stack.kubectl("apply", "-f", "-", input=vmi_manifest("victim"))
     uid = wait_for("VMI victim", lambda: stack.get("vmi", "victim"))["metadata"]["uid"]
     wait_for_boot(stack, uid)
@@ -108,24 +110,30 @@ def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal) -> None:
     launcher = int(pid_file.read_text().split()[0])
 
     os.kill(launcher, signal.SIGKILL)
+    chaos.fault("launcher kill -9")
     state = wait_for("the launcher's container to be reported terminated",
                      lambda: compute_terminated(stack, pod["metadata"]["name"]), 30)
     assert (state["exitCode"], state["reason"]) == (137, "Error")
     # The container's end is reported once nothing of it runs: no QEMU, no libvirtd.
-    assert qemu_of(uid) == {}
-    assert processes_mentioning([uid]) == {}
+    left = processes_mentioning([uid])
+    chaos.leaked(left)
+    assert left == {}
 
 
-def test_ctrl_c_shuts_the_guest_down_within_its_grace_period_and_leaves_nothing(stack: VirtLocal) -> None:
+def test_ctrl_c_shuts_the_guest_down_within_its_grace_period_and_leaves_nothing(stack: VirtLocal,
+                                                                               chaos: ChaosLedger) -> None:
     stack.kubectl("apply", "-f", "-", input=vmi_manifest("slowstop", "guest.shutdown-delay=10"))
     uid = wait_for("VMI slowstop", lambda: stack.get("vmi", "slowstop"))["metadata"]["uid"]
     wait_for_boot(stack, uid)
     assert len(qemu_of(uid)) == 1
 
+    chaos.fault("virt-local up Ctrl-C with a running guest")
     left = stack.stop()
-    stack.kill_leftovers(left)
+    left.update(qemu_of(uid))
+    chaos.leaked(left)
     assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
-    assert qemu_of(uid) == {}
     console = serial_log(stack, uid).read_text(errors="replace")
+    chaos.rebooted(max(0, console.count("GUEST-BOOTED") - 1))
+    assert console.count("GUEST-BOOTED") == 1, console[-2000:]
     assert "GUEST-ACPI-POWERBUTTON" in console, console[-2000:]
     assert "GUEST-POWEROFF" in console, f"the guest was killed before it powered off:\n{console[-2000:]}"
