@@ -3,8 +3,11 @@
 
 The guest is a Debian cloud kernel plus a busybox initramfs whose `/init` prints `GUEST-BOOTED` on
 ttyS0, then `GUEST-ALIVE n` every few seconds, and powers off when the ACPI power button is pressed
-(busybox `acpid` with `evdev.ko` and `button.ko` from the kernel package), unless the kernel command line
-says `guest.ignore-acpi` (a guest that must be destroyed when its grace period ends).
+(busybox `acpid` with `evdev.ko` and `button.ko` from the kernel package): it prints
+`GUEST-ACPI-POWERBUTTON`, then `GUEST-POWEROFF` just before it powers off. Kernel command-line flags make
+variants: `guest.ignore-acpi` ignores the power button (a guest that must be destroyed when its grace
+period ends); `guest.shutdown-delay=N` waits N seconds between the two markers (a guest that needs
+time to shut down).
 
 Outputs, under `<cache>/<key>/` where the key hashes the package versions and this script's revision:
 
@@ -39,7 +42,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-BUILD_REVISION = "4"
+BUILD_REVISION = "5"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "kubevirt-py" / "guest"
 KERNEL_CMDLINE = "console=ttyS0 quiet panic=-1"
 DISK_SIZE_MIB = 48
@@ -61,6 +64,10 @@ while true; do n=$((n+1)); echo "GUEST-ALIVE $n" > /dev/ttyS0; sleep 3; done
 """
 POWER_BUTTON_HANDLER = """#!/bin/sh
 echo GUEST-ACPI-POWERBUTTON > /dev/ttyS0
+# `guest.shutdown-delay=N` on the kernel command line: a guest that takes N seconds to shut down.
+delay=$(sed -n 's/.*guest\\.shutdown-delay=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+[ -n "$delay" ] && sleep "$delay"
+echo GUEST-POWEROFF > /dev/ttyS0
 poweroff -f
 """
 SYSLINUX_CFG = f"""DEFAULT guest

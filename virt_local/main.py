@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--restart-backoff-max", type=float, default=30.0, metavar="SECONDS",
                    help="longest wait before a component that exited is started again (default 30; the wait "
                         "doubles from 1 s with each exit within a minute of its start)")
+    u.add_argument("--shutdown-grace-period", type=float, default=None, metavar="SECONDS",
+                   help="on Ctrl-C, the longest any Pod's containers get to stop (default 300); "
+                        "a second Ctrl-C kills them at once")
     u.add_argument("-v", "--verbose", action="store_true")
     i = sub.add_parser("images", help="the local image store (containerDisks, kernelBoot images)")
     isub = i.add_subparsers(dest="images_command", required=True)
@@ -104,7 +107,9 @@ def _up(args: argparse.Namespace) -> None:
                           manifests=(args.manifests or DEFAULT_MANIFESTS).resolve(),
                           launcher_image=args.launcher_image or DEFAULT_LAUNCHER_IMAGE,
                           log_level="debug" if args.verbose else "info", capacity=capacity,
-                          restart_backoff_max=args.restart_backoff_max)
+                          restart_backoff_max=args.restart_backoff_max,
+                          **({} if args.shutdown_grace_period is None
+                             else {"shutdown_grace": max(0.0, args.shutdown_grace_period)}))
 
     def ready(message: str) -> None:
         print(message, flush=True)

@@ -3,8 +3,9 @@ controllers (Deployments, ReplicaSets, DaemonSets, Endpoints), one pod runner pe
 provisioner, sharing one API client.
 
 `start()` registers the nodes and the default StorageClass (so both exist before anything is
-scheduled); `run()` runs everything until cancelled; `stop()` ends every Pod's processes, reports them
-and marks the nodes as no longer posting status. Node `i` is `node-<i>` with its root directory at
+scheduled); `run()` runs everything until cancelled; `stop()` ends every Pod's processes (each Pod
+within its grace period; `kill_now()` cuts them short), reports them, removes the Pod cgroups and marks
+the nodes as no longer posting status. Node `i` is `node-<i>` with its root directory at
 `<data-dir>/nodes/node-<i>/root`.
 """
 
@@ -14,13 +15,17 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+from virt_client.events import EventRecorder
 from virt_client.kube import KubeClient
 
 from .images import ImageStore
 from .nodes import NodeAgent, NodeCapacity, node_name
 from .podrunner.backend import ApiBackend
+from .podrunner.cgroups import CgroupRoot
 from .podrunner.imagemap import ImageMap
 from .podrunner.runner import PodRunner
+from .podrunner.termination import DEFAULT_SHUTDOWN_GRACE_SECONDS
+from .podrunner.volume_users import VolumeUsers
 from .podrunner.warmstart import WarmStarter
 from .podrunner.worker import NodeContext
 from .provisioner import Provisioner
@@ -35,6 +40,8 @@ class StackSettings:
     image_map: ImageMap
     api_port: int
     capacity: NodeCapacity
+    #: the longest a Pod's containers are given when virt-local stops
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
 
 
 def node_root(data_dir: Path, name: str) -> Path:
@@ -52,10 +59,15 @@ class NodeStack:
                        for n in names]
         alloc = settings.capacity.as_resources()
         self.warm = WarmStarter()
+        self.cgroups = CgroupRoot.for_data_dir(data_dir)
+        volume_users = VolumeUsers()
         self.runners = [PodRunner(NodeContext(client=client, backend=backend, node_name=n,
                                               node_root=node_root(data_dir, n), pods_dir=data_dir / "pods",
                                               images=self.images, image_map=settings.image_map,
-                                              api_port=settings.api_port, allocatable=alloc, warm=self.warm))
+                                              api_port=settings.api_port, allocatable=alloc, warm=self.warm,
+                                              cgroups=self.cgroups, volume_users=volume_users,
+                                              events=EventRecorder(client, component="kubelet", host=n),
+                                              shutdown_grace=settings.shutdown_grace))
                         for n in names]
         self.scheduler = Scheduler(client)
         self.provisioner = Provisioner(client, data_dir / "volumes")
@@ -80,8 +92,14 @@ class NodeStack:
             for runner in self.runners:
                 tg.create_task(runner.run())
 
+    def kill_now(self) -> None:
+        """Cut the grace periods of a stop short: every Pod's processes are killed at once."""
+        for runner in self.runners:
+            runner.kill_now()
+
     async def stop(self) -> None:
         await asyncio.gather(*(r.stop() for r in self.runners))
         await self.warm.close()
+        await asyncio.to_thread(self.cgroups.base.remove)
         for agent in self.agents:
             await agent.mark_stopped()

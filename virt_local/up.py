@@ -8,8 +8,11 @@ process) → unless `--no-kubevirt`: apply the CRDs and manifests, issue certifi
 each with its own kubeconfig and log in `<data-dir>/logs/`) → wait until each answers its health
 check → print `ready …`. With `--no-kubevirt` nothing of KubeVirt is applied or started: the install
 is the cluster one (`kubectl apply -k manifests/`), run by the workload controllers and pod runners. Children that die are restarted with
-backoff. SIGINT/SIGTERM stops everything in reverse order: KubeVirt components, then every Pod's
-processes (their final status posted), then the nodes, then the API server; nothing is left running.
+backoff. SIGINT/SIGTERM stops everything in reverse order: KubeVirt components, then every Pod (each
+container gets SIGTERM and its Pod's `terminationGracePeriodSeconds`, capped by the shutdown grace
+period, before its cgroup is killed; a launcher shuts its guest down through ACPI meanwhile; their
+final status posted), then the nodes, then the API server; nothing is left running. A second
+SIGINT/SIGTERM during the stop kills the Pods' processes at once.
 A component whose package is not installed is skipped with a log line.
 """
 
@@ -36,6 +39,7 @@ from virt_client.kube import KubeClient
 from . import bootstrap, hypervisor
 from .nodes import NodeCapacity
 from .podrunner.imagemap import ImageEntry, ImageMap
+from .podrunner.termination import DEFAULT_SHUTDOWN_GRACE_SECONDS
 from .stack import NodeStack, StackSettings, node_root
 from .supervisor import Child
 
@@ -60,6 +64,8 @@ class UpSettings:
     capacity: NodeCapacity = field(default_factory=NodeCapacity.of_machine)
     #: the longest wait before a child that exited is started again
     restart_backoff_max: float = 30.0
+    #: the longest any Pod's containers get to stop on Ctrl-C
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
 
 
 def free_port() -> int:
@@ -216,8 +222,16 @@ class Up:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        stack: NodeStack | None = None
+
+        def on_signal() -> None:
+            if not stop.is_set():
+                stop.set()
+            elif stack is not None:
+                log.warning("second stop signal: killing every Pod's processes now")
+                stack.kill_now()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
         choice = await hypervisor.choose(self.s.hypervisor, self.data_dir)
         self.mode = choice.mode
@@ -228,7 +242,8 @@ class Up:
                                                   user_agent="virt-local")
         stack = NodeStack(client, StackSettings(data_dir=self.data_dir, nodes=self.s.nodes,
                                                 image_map=ImageMap.default(self.s.image_map),
-                                                api_port=int(url.rsplit(":", 1)[1]), capacity=self.s.capacity))
+                                                api_port=int(url.rsplit(":", 1)[1]), capacity=self.s.capacity,
+                                                shutdown_grace=self.s.shutdown_grace))
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.apiserver.supervise())
@@ -247,6 +262,8 @@ class Up:
                 startup.cancel()
                 await asyncio.wait([startup])
                 await asyncio.gather(*(child.stop() for child in self.components))
+                log.info("stopping Pods: each gets its grace period (at most %.0fs); Ctrl-C again to kill them now",
+                         self.s.shutdown_grace)
                 await stack.stop()
                 stack_task.cancel()
                 await asyncio.wait([stack_task])

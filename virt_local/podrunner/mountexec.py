@@ -3,7 +3,9 @@
 Run as `unshare --mount --propagation private <python> -S -m virt_local.podrunner.mountexec SPEC`, so
 the mounts it makes are private to the container. SPEC is a JSON file: `mounts` (source, target,
 readOnly; parents first), `keep` (directories that must stay visible over the mounts: the runtime and
-the Pod's directory), `argv`, `env`, `cwd` and `startError` (a file to describe a failure in).
+the Pod's directory), `cgroups` (the `cgroup.procs` files of the container's cgroups, joined first, so
+nothing the container starts is outside them), `argv`, `env`, `cwd` and `startError` (a file to
+describe a failure in).
 The process keeps its pid through the exec, so the pid the pod runner recorded is the container's.
 A failure before the exec (missing mount source, command not found) is written to `startError` and
 ends the process with code 128, as a container runtime's StartError does. Standard library only:
@@ -92,6 +94,16 @@ def private_mount_namespace(libc: Any) -> None:
     _mount(libc, "none", "/", MS_REC | MS_PRIVATE)
 
 
+def join_cgroups(procs_files: list[str]) -> None:
+    """Move this process into the container's cgroups, before anything of the container runs."""
+    for path in procs_files:
+        try:
+            with open(path, "w") as f:
+                f.write("0")
+        except OSError as e:
+            raise OSError(e.errno, f"joining the container's cgroup {os.path.dirname(path)}: {e.strerror}") from None
+
+
 def start_error(spec: dict[str, Any], e: BaseException) -> None:
     """Describe a failure before the container's program runs, as a container runtime's StartError."""
     message = f"failed to start the container process: {e}"
@@ -104,6 +116,7 @@ def start_error(spec: dict[str, Any], e: BaseException) -> None:
 def main(argv: list[str]) -> None:
     spec: dict[str, Any] = json.loads(Path(argv[1]).read_text())
     try:
+        join_cgroups(list(spec.get("cgroups") or []))
         libc = ctypes.CDLL(None, use_errno=True)
         apply_mounts(libc, spec.get("mounts") or [], spec.get("keep"))
         if spec.get("cwd"):

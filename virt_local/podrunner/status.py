@@ -34,6 +34,7 @@ class Reason(StrEnum):
     CRASH_LOOP = "CrashLoopBackOff"
     COMPLETED = "Completed"
     ERROR = "Error"
+    OOM_KILLED = "OOMKilled"
     START_ERROR = "StartError"
     UNKNOWN = "ContainerStatusUnknown"
 

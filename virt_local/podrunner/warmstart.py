@@ -7,7 +7,7 @@ images as local processes anyway, can: for an entry point listed in `WARM_ENTRIE
 *template* process per entry point (`python -m virt_local.podrunner.warmstart MODULE:FUNCTION NAME`) that has imported
 the program (and called its module's `preload()` when there is one), and forks it for each container.
 
-What the container gets is what a cold start gives it: its own session, stdin from /dev/null, stdout
+What the container gets is what a cold start gives it: its cgroups (joined first), its own session, stdin from /dev/null, stdout
 and stderr appended to its log file, a private mount namespace with the Pod's bind mounts, its working
 directory, exactly its environment, `sys.argv` from the Pod's command and args, and the process name
 (`comm`) of the program. Only `/proc/PID/cmdline` differs: it is the template's. A failure before the
@@ -84,6 +84,7 @@ def _run_container(spec: dict[str, Any], log_file: str, name: str, target: Any,
     from virt_local.podrunner import mountexec
 
     try:
+        mountexec.join_cgroups(list(spec.get("cgroups") or []))
         os.setsid()
         signal.set_wakeup_fd(-1)
         # The dispositions a freshly started interpreter has: SIGINT raises KeyboardInterrupt, SIGPIPE

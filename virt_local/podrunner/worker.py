@@ -1,15 +1,21 @@
 """One Pod on one node: from binding to deletion (the kubelet's pod worker).
 
 Lifecycle: restore what an earlier run left in the Pod directory (records, and processes still alive,
-which are adopted) → resolve images (unknown → `ErrImagePull`, retried every 10 s) → prepare volumes
-(failures retried with backoff, the reason in the waiting message) → one loop per container (start,
-wait for exit, restart per `restartPolicy` with CrashLoopBackOff) → on `deletionTimestamp`: SIGTERM to
-every container, SIGKILL to their process groups when `deletionGracePeriodSeconds` runs out, the final
-status, then delete the Pod with `gracePeriodSeconds=0` → remove the Pod directory once the Pod is gone.
+which are adopted; what is left of containers that ended meanwhile is killed) → resolve images (unknown
+→ `ErrImagePull`, retried every 10 s) → prepare volumes (failures retried with backoff, the reason in
+the waiting message) → wait until no other Pod's processes hold one of its PersistentVolumeClaims
+(`volume_users`) → one loop per container (start in the container's cgroup, wait for exit, kill what
+is left in the cgroup, restart per `restartPolicy` with CrashLoopBackOff) → on `deletionTimestamp`:
+SIGTERM to every container, SIGKILL to their cgroups when the grace period (`termination`) runs out,
+the final status, then delete the Pod with `gracePeriodSeconds=0` → kill what is left in the Pod's
+cgroup, remove it and the Pod directory once the Pod is gone.
 
-Status writes are coalesced and skipped when nothing changed, so a Pod that starts cleanly costs one
-write. `stop()` (virt-local shutting down) terminates the containers the same way (grace capped), posts
-their final status and leaves the Pod in place.
+A container's end is reported only once nothing of it runs any more, so whoever reacts to it (the
+launcher's QEMU gone, a replacement started) never races the leftovers. Status writes are coalesced
+and skipped when nothing changed, so a Pod that starts cleanly costs one write. Failures are Warning
+events on the Pod (`pod_events`). `stop()` (virt-local shutting down) terminates the containers the
+same way (grace capped by the shutdown grace period), posts their final status and leaves the Pod in
+place; `kill_now()` ends the grace period at once.
 """
 
 from __future__ import annotations
@@ -27,22 +33,27 @@ from typing import Any
 
 from virt_client.api.times import now_rfc3339
 from virt_client.errors import ApiError, Conflict, NotFound, TransportError
+from virt_client.events import EventRecorder
 from virt_client.kube import KubeClient
 from virt_client.resources import PODS
 
 from ..errors import ImagePullError, VolumeError
 from ..images import ImageStore
-from . import process
+from . import pod_events, process
+from .cgroups import Cgroup, CgroupRoot
+from .containment import KILL_WAIT_SECONDS, PodContainment
 from .env import EnvInputs, container_env, expand, secret_data
 from .imagemap import OWN_IMAGES, ImageEntry, ImageMap, container_argv, hold_entry
+from .pod_events import EventReason
 from .status import ContainerRecord, Reason, State, pod_status
+from .termination import DEFAULT_SHUTDOWN_GRACE_SECONDS, exit_reason, grace_period
+from .volume_users import Use, VolumeUsers, claims
 from .volumes import PreparedVolume, VolumeBackend, container_mounts, prepare_volume
 from .warmstart import WarmStarter
 
 log = logging.getLogger("virt_local.podrunner")
 
 IMAGE_RETRY_SECONDS = 10.0
-FORCE_DELETE_GRACE = 2.0
 BACKOFF_RESET_SECONDS = 600.0
 
 
@@ -65,6 +76,14 @@ class NodeContext:
     volume_retry_max: float = 30.0
     #: forks containers of the project's own Python images from warm templates (None: always cold)
     warm: WarmStarter | None = None
+    #: where Pod cgroups go (no directories: process groups only)
+    cgroups: CgroupRoot = field(default_factory=lambda: CgroupRoot(Cgroup()))
+    #: PersistentVolumeClaims held by Pods with processes, shared by every node of the process
+    volume_users: VolumeUsers = field(default_factory=VolumeUsers)
+    #: the node's Warning events (None: none written)
+    events: EventRecorder | None = None
+    #: the longest a Pod's containers are given when virt-local stops
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
 
 
 def _should_restart(policy: str, exit_code: int | None) -> bool:
@@ -89,10 +108,15 @@ class PodWorker:
         self.volumes: dict[str, PreparedVolume] = {}
         self.transitions: dict[str, str] = {}
         self.start_time = now_rfc3339()
+        self.containment = PodContainment(ctx.cgroups.pod(self.uid), self.dir, f"pod {self.namespace}/{self.name}")
+        self.claims = claims(pod)
         self.sandbox_ready = False
         self.gone = False
         self.stopping = False
+        self._holds_claims = False
+        self._ended_unseen = False
         self._terminate = asyncio.Event()
+        self._force = asyncio.Event()
         self._dirty = asyncio.Event()
         self._exited = asyncio.Event()
         self._last_status: dict[str, Any] | None = None
@@ -114,18 +138,26 @@ class PodWorker:
         self.stopping = True
         self._terminate.set()
 
+    def kill_now(self) -> None:
+        """End the grace period now: whatever still runs is killed."""
+        self._force.set()
+
     @property
     def terminating(self) -> bool:
         return self._terminate.is_set()
 
     def _grace(self) -> float:
-        if self.gone:
-            return FORCE_DELETE_GRACE
-        md = self.pod["metadata"]
-        grace = md.get("deletionGracePeriodSeconds")
-        if grace is None:
-            grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-        return float(min(grace, 5)) if self.stopping and not md.get("deletionTimestamp") else float(grace)
+        return grace_period(self.pod, gone=self.gone, stopping=self.stopping, shutdown_grace=self.ctx.shutdown_grace)
+
+    def _warn(self, reason: EventReason, message: str) -> None:
+        if self.ctx.events is not None:
+            self.ctx.events.warning({"apiVersion": "v1", "kind": "Pod", "metadata": self.pod["metadata"]},
+                                    reason, message)
+
+    def has_processes(self) -> bool:
+        """Whether this Pod still holds its claims: it started (or is about to start) containers, and
+        not everything of them has ended."""
+        return self._holds_claims
 
     # ---- persistence ---------------------------------------------------------------------------
     def _cdir(self, name: str) -> Path:
@@ -145,6 +177,7 @@ class PodWorker:
     def _restore(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "logs").mkdir(exist_ok=True)
+        self.containment.restore()
         meta = self.dir / "pod.json"
         if meta.exists():
             saved = json.loads(meta.read_text())
@@ -167,6 +200,7 @@ class PodWorker:
                 saved_rec.exit_code = 137
                 saved_rec.message = "the container's process ended while virt-local was not running"
                 saved_rec.finished_at = now_rfc3339()
+                self._ended_unseen = True
             self.records[name] = saved_rec
 
     def _write_start_meta(self) -> None:
@@ -177,19 +211,27 @@ class PodWorker:
     # ---- main ----------------------------------------------------------------------------------
     async def run(self) -> None:
         await asyncio.to_thread(self._restore)
-        terminal = (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-        if not (terminal and not self.procs):
-            async with asyncio.TaskGroup() as tg:
-                self._status_task = tg.create_task(self._status_loop())
-                if await self._setup():
-                    for c in self.containers:
-                        tg.create_task(self._container_loop(c))
-                await self._terminate.wait()
-                await self._terminate_containers()
-                self._status_task.cancel()
-            if not self.gone:
-                self._write_start_meta()
-                await self._write_status()
+        try:
+            await self.containment.kill_leftovers(n for n in self.records if n not in self.procs)
+            terminal = (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+            if not (terminal and not self.procs):
+                async with asyncio.TaskGroup() as tg:
+                    self._status_task = tg.create_task(self._status_loop())
+                    if self._ended_unseen:
+                        self._dirty.set()  # report the containers that ended while virt-local was down
+                    if await self._setup():
+                        for c in self.containers:
+                            tg.create_task(self._container_loop(c))
+                    await self._terminate.wait()
+                    await self._terminate_containers()
+                    self._status_task.cancel()
+                await self.containment.end_pod()
+                self._holds_claims = False
+                if not self.gone:
+                    self._write_start_meta()
+                    await self._write_status()
+        finally:
+            self.ctx.volume_users.release(self.uid)
         if self.stopping:
             return
         await self._terminate.wait()
@@ -232,27 +274,39 @@ class PodWorker:
                 self.entries[c["name"]] = entry
         return missing
 
+    def _pull_failed(self, message: str) -> None:
+        self._warn(EventReason.FAILED, pod_events.failed_pull(message))
+        self._warn(EventReason.FAILED, pod_events.error(Reason.ERR_IMAGE_PULL))
+
     async def _setup(self) -> bool:
-        while self._resolve_images():
+        while missing := self._resolve_images():
             self._dirty.set()
-            log.info("pod %s/%s: unknown image: %s", self.namespace, self.name,
-                     next(r.message for r in self.records.values() if r.reason == Reason.ERR_IMAGE_PULL))
+            for name in missing:
+                self._pull_failed(self.records[name].message)
+            log.info("pod %s/%s: unknown image: %s", self.namespace, self.name, self.records[missing[0]].message)
             if await self._wait_terminating(IMAGE_RETRY_SECONDS):
                 return False
         delay = 1.0
         while True:
+            volume = ""
             try:
                 for vol in (self.pod.get("spec") or {}).get("volumes") or []:
-                    self.volumes[vol["name"]] = await prepare_volume(
+                    volume = vol["name"]
+                    self.volumes[volume] = await prepare_volume(
                         self.ctx.backend, self.pod, vol, self.dir, self.ctx.node_root, self.ctx.allocatable)
                 self.sandbox_ready = True
-                return True
+                return await self._wait_for_claims()
             except (VolumeError, ImagePullError) as e:
                 pull = isinstance(e, ImagePullError)
+                message = str(e) if pull else pod_events.failed_mount(volume, str(e))
                 for rec in self.records.values():
                     if rec.state == State.WAITING:
                         rec.reason = Reason.ERR_IMAGE_PULL if pull else Reason.CONTAINER_CREATING
-                        rec.message = str(e) if pull else f"MountVolume.SetUp failed: {e}"
+                        rec.message = message
+                if pull:
+                    self._pull_failed(message)
+                else:
+                    self._warn(EventReason.FAILED_MOUNT, message)
                 log.info("pod %s/%s: volumes not ready: %s", self.namespace, self.name, e)
                 self._dirty.set()
             except (ApiError, TransportError) as e:
@@ -260,6 +314,27 @@ class PodWorker:
             if await self._wait_terminating(delay):
                 return False
             delay = min(delay * 2, self.ctx.volume_retry_max)
+
+    async def _wait_for_claims(self) -> bool:
+        """Wait until no other Pod's processes hold one of this Pod's claims, then hold them; False if the
+        Pod started terminating meanwhile. Adopted containers already run: they hold their claims."""
+        users = self.ctx.volume_users
+        users.register(Use(self.uid, f"{self.namespace}/{self.name}", self.claims, self.has_processes))
+        while not self.procs and (held := users.blockers(self.uid, self.claims)):
+            shared = sorted(self.claims & held[0].claims)[0].split("/", 1)[1]
+            message = (f'persistentvolumeclaim "{shared}" is still used by pod {held[0].pod}, whose processes '
+                       f"have not ended yet; waiting for them")
+            for rec in self.records.values():
+                if rec.state == State.WAITING and rec.message != message:
+                    rec.reason, rec.message = Reason.CONTAINER_CREATING, message
+                    self._dirty.set()
+                    log.info("pod %s/%s: %s", self.namespace, self.name, message)
+            await users.wait_for_change()
+            if self.terminating:
+                return False
+        # No await since the check: no other Pod can have taken the claims in between.
+        self._holds_claims = True
+        return True
 
     async def _env_inputs(self, c: Mapping[str, Any]) -> EnvInputs:
         wanted: set[tuple[str, str]] = set()
@@ -298,9 +373,11 @@ class PodWorker:
         cdir = self._cdir(name)
         cdir.mkdir(parents=True, exist_ok=True)
         (cdir / "start-error").unlink(missing_ok=True)
+        cg = await asyncio.to_thread(self.containment.make, self.pod, c)
         spec = {"mounts": [m.as_dict() for m in mounts], "argv": argv, "env": env,
                 "cwd": c.get("workingDir") or "/", "startError": str(cdir / "start-error"),
-                "keep": [*process.RUNTIME_DIRS, str(self.dir)]}
+                "keep": [*process.RUNTIME_DIRS, str(self.dir)],
+                "cgroups": cg.procs_files() if cg.enabled else []}
         return await process.spawn(spec, cdir / "spec.json", self.dir / "logs" / f"{name}.log", cdir / "pid",
                                    self.ctx.warm)
 
@@ -309,11 +386,21 @@ class PodWorker:
             env = container_env(await self._env_inputs(c), c, self.ctx.allocatable)
             proc = await self._spawn(c, env)
         except VolumeError as e:
+            if rec.message != str(e):
+                self._warn(EventReason.FAILED, pod_events.error(str(e)))
             rec.state, rec.reason, rec.message = State.WAITING, e.reason, str(e)
             self._dirty.set()
             return False
         except (ApiError, TransportError) as e:
             log.warning("pod %s/%s: container %s: %s", self.namespace, self.name, c["name"], e)
+            return False
+        except OSError as e:
+            message = f"failed to create the container's cgroup: {e}"
+            if rec.message != message:
+                self._warn(EventReason.FAILED, pod_events.error(message))
+                log.warning("pod %s/%s: container %s: %s", self.namespace, self.name, c["name"], message)
+            rec.state, rec.reason, rec.message = State.WAITING, Reason.CREATE_CONFIG_ERROR, message
+            self._dirty.set()
             return False
         self.procs[rec.name] = proc
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
@@ -330,17 +417,20 @@ class PodWorker:
         except FileNotFoundError:
             return None
 
-    async def _record_exit(self, rec: ContainerRecord, code: int | None) -> None:
+    async def _record_exit(self, rec: ContainerRecord, code: int | None, oom_kills: int) -> None:
         start_error = await asyncio.to_thread(self._start_error, rec.name)
         rec.state, rec.finished_at = State.TERMINATED, now_rfc3339()
         if start_error is not None:
             rec.exit_code, rec.reason, rec.message = 128, Reason.START_ERROR, start_error
+            self._warn(EventReason.FAILED, pod_events.error(start_error))
         elif code is None:
             rec.exit_code, rec.reason = 137, Reason.UNKNOWN
             rec.message = "the process was adopted after a restart of virt-local; its exit status is unknown"
+            if oom_kills > 0:
+                rec.reason, rec.message = Reason.OOM_KILLED, ""
         else:
             rec.exit_code, rec.message = code, ""
-            rec.reason = Reason.COMPLETED if code == 0 else Reason.ERROR
+            rec.reason = exit_reason(code, oom_kills)
         await self._persist(rec)
 
     async def _container_loop(self, c: Mapping[str, Any]) -> None:
@@ -356,6 +446,7 @@ class PodWorker:
                 rec.state, rec.reason = State.WAITING, Reason.CRASH_LOOP
                 rec.message = (f"back-off {int(backoff)}s restarting failed container={rec.name} "
                                f"pod={self.name}_{self.namespace}({self.uid})")
+                self._warn(EventReason.BACK_OFF, pod_events.back_off(rec.name, self.name, self.namespace, self.uid))
                 self._dirty.set()
                 if await self._wait_terminating(backoff):
                     return
@@ -370,12 +461,17 @@ class PodWorker:
                     retry = min(retry * 2, self.ctx.volume_retry_max)
                     continue
             started = loop.time()
-            code = await process.wait_for_exit(self.procs[rec.name])
+            proc = self.procs[rec.name]
+            code = await process.wait_for_exit(proc)
+            oom_kills = await self.containment.end_container(rec.name, proc)
             del self.procs[rec.name]
-            await self._record_exit(rec, code)
+            await self._record_exit(rec, code, oom_kills)
             self._exited.set()
             log.info("pod %s/%s: container %s exited (%s, code %s)", self.namespace, self.name, rec.name,
                      rec.reason, rec.exit_code)
+            if not self.procs and not any(_should_restart(self.policy, r.exit_code) for r in self.records.values()):
+                self._holds_claims = False  # the Pod is done: nothing of it runs, nothing will
+                self.ctx.volume_users.notify()
             self._dirty.set()
             if loop.time() - started > BACKOFF_RESET_SECONDS:
                 backoff = self.ctx.backoff_initial
@@ -389,24 +485,29 @@ class PodWorker:
                  len(procs), grace)
         for proc in procs.values():
             process.send(proc, signal.SIGTERM)
-
-        async def all_exited() -> None:
-            while self.procs:
-                self._exited.clear()
-                await self._exited.wait()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                await all_exited()
+        await self._wait_for_exits(grace, until_forced=True)
         for name, proc in procs.items():
             if name in self.procs:
                 log.info("pod %s/%s: container %s did not stop in %ss: SIGKILL", self.namespace, self.name,
                          name, grace)
-                process.kill_group(proc)
-            else:
-                process.kill_group(proc)  # leftovers of its process group
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await all_exited()
+                await self.containment.kill_container(name, proc)
+        await self._wait_for_exits(KILL_WAIT_SECONDS, until_forced=False)
+
+    async def _wait_for_exits(self, seconds: float, *, until_forced: bool) -> None:  # noqa: ASYNC109
+        """Wait until every container's main process ended, `seconds` passed or (`until_forced`)
+        `kill_now()` was called."""
+        async def all_exited() -> None:
+            while self.procs:
+                self._exited.clear()
+                await self._exited.wait()
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(all_exited())]
+        if until_forced:
+            waits.append(asyncio.ensure_future(self._force.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     # ---- status --------------------------------------------------------------------------------
     def _status(self) -> dict[str, Any]:

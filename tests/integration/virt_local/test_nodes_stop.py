@@ -1,9 +1,11 @@
 """Ctrl-C of `virt-local up` while a Pod is being deleted and its container ignores SIGTERM: the
-container's processes are killed anyway (nothing may outlive virt-local)."""
+container's processes are killed anyway once the shutdown grace period is over, or at once on a
+second Ctrl-C (nothing may outlive virt-local)."""
 
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ def test_stop_kills_a_terminating_container_that_ignores_sigterm(tmp_path: Path)
     marker = f"stubborn-{tmp_path.name}"
     script.write_text(f"#!/bin/sh\n# {marker}\ntrap '' TERM\nwhile :; do sleep 1; done\n")
     script.chmod(0o755)
-    vl = start_virt_local(tmp_path / "d", "test", "--no-kubevirt", "--image-map", f"test/stubborn={script}")
+    vl = start_virt_local(tmp_path / "d", "test", "--no-kubevirt", "--image-map", f"test/stubborn={script}",
+                          "--shutdown-grace-period", "3")
     try:
         vl.kubectl("apply", "-f", "-", input=POD)
         wait_for("Pod stubborn Running", lambda: vl.phase("pod", "stubborn") == "Running", 30)
@@ -35,6 +38,27 @@ def test_stop_kills_a_terminating_container_that_ignores_sigterm(tmp_path: Path)
         vl.kubectl("delete", "pod", "stubborn", "--wait=false")
         wait_for("Pod stubborn terminating",
                  lambda: ((vl.get("pod", "stubborn") or {}).get("metadata") or {}).get("deletionTimestamp"), 30)
+    finally:
+        left = vl.stop()
+        left.update(processes_mentioning([str(script)]))
+        vl.kill_leftovers(left)
+    assert not left, f"processes left behind: {json.dumps(left, indent=1)}"
+
+
+def test_a_second_ctrl_c_kills_the_pods_at_once(tmp_path: Path) -> None:
+    script = tmp_path / "stubborn.sh"
+    script.write_text(f"#!/bin/sh\n# stubborn-{tmp_path.name}\ntrap '' TERM\nwhile :; do sleep 1; done\n")
+    script.chmod(0o755)
+    vl = start_virt_local(tmp_path / "d", "test", "--no-kubevirt", "--image-map", f"test/stubborn={script}")
+    try:
+        vl.kubectl("apply", "-f", "-", input=POD)
+        wait_for("Pod stubborn Running", lambda: vl.phase("pod", "stubborn") == "Running", 30)
+        vl.proc.send_signal(signal.SIGINT)
+        log = tmp_path / "d-up.log"
+        wait_for("up to wait for the Pod's grace period", lambda: "stopping Pods" in log.read_text(), 30)
+        vl.proc.send_signal(signal.SIGINT)
+        # Without the second Ctrl-C, up would wait the shutdown grace period (300 s) before killing the Pod.
+        wait_for("up to exit", lambda: vl.proc.poll() is not None, 60)
     finally:
         left = vl.stop()
         left.update(processes_mentioning([str(script)]))
