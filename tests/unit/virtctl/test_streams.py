@@ -34,22 +34,45 @@ class FakeClock:
 async def test_retries_while_server_answers_400_then_connects() -> None:
     clock = FakeClock()
     answers: list[Any] = [rejection(400, b"VMI is not running"), rejection(400, b""), "ws"]
+    open_timeouts: list[float] = []
 
-    async def dial() -> Any:
+    async def dial(open_timeout: float) -> Any:
+        open_timeouts.append(open_timeout)
         answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    connection: Any = await wait_for_stream(dial, retry_seconds=60, sleep=clock.sleep, monotonic=clock.monotonic)
+    connection: Any = await wait_for_stream(dial, retry_seconds=300, sleep=clock.sleep, monotonic=clock.monotonic)
     assert connection == "ws"
     assert clock.sleeps == [1.0, 1.0]
+    assert open_timeouts == [300.0, 299.0, 298.0], "each handshake may take what is left of the timeout"
+
+
+@pytest.mark.parametrize("retry", [0.0, 5.0], ids=["single-try", "short-timeout"])
+async def test_a_handshake_gets_at_least_the_minimum_open_time(retry: float) -> None:
+    seen: list[float] = []
+
+    async def dial(open_timeout: float) -> Any:
+        seen.append(open_timeout)
+        return "ws"
+
+    assert await wait_for_stream(dial, retry_seconds=retry, open_seconds=60) == "ws"
+    assert seen == [60.0]
+
+
+async def test_a_handshake_that_times_out_ends_with_a_message() -> None:
+    async def dial(open_timeout: float) -> Any:
+        raise TimeoutError
+
+    with pytest.raises(CommandError, match="Can't connect to websocket: the handshake timed out"):
+        await wait_for_stream(dial, retry_seconds=60)
 
 
 async def test_gives_up_after_the_timeout() -> None:
     clock = FakeClock()
 
-    async def dial() -> Any:
+    async def dial(open_timeout: float) -> Any:
         raise rejection(400, b"not ready")
 
     with pytest.raises(CommandError, match="Timeout trying to connect to the virtual machine instance"):
@@ -61,7 +84,7 @@ async def test_gives_up_after_the_timeout() -> None:
 async def test_other_failures_end_at_once(code: int, retry: float) -> None:
     calls = 0
 
-    async def dial() -> Any:
+    async def dial(open_timeout: float) -> Any:
         nonlocal calls
         calls += 1
         raise rejection(code, b'{"kind":"Status","message":"VMI is in Failed phase","code":409}')
