@@ -1,43 +1,29 @@
-"""Support for virt-controller integration tests (imported by name; `conftest.py` re-exports the
-fixtures): one API server with the KubeVirt CRDs per
-module, the real `virt-controller` process, and a small HTTP client that also plays the parts of
-the scheduler, the pod runner and virt-handler (bind Pods, set Pod and VMI status) the way they would.
+"""Layer 3 of the test stack: the real `virt-controller` over the embedded API server.
+
+`controller_cluster(data_dir)` starts layer 1 with the KubeVirt CRDs and the `kubevirt` namespace and
+yields a `Cluster`: the server, a small REST client (`Api`) that also plays the parts of the scheduler,
+the pod runner and virt-handler (bind Pods, set Pod and VMI status) the way they would, and
+`controller(...)` to start `virt-controller` processes (several, for leader election).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import ssl
-import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-import pytest
 
-from tests.support.apiserver import VENV_BIN, RunningApiServer, free_port, start_apiserver
+from tests.support.apiserver import RunningApiServer, api_server
+from tests.support.process import VENV_BIN, ManagedProcess, free_port
+from tests.support.wait import wait_for
 
-REPO = Path(__file__).resolve().parents[3]
 KV = "/apis/kubevirt.io/v1/namespaces"
-T = TypeVar("T")
-
-
-def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 20.0) -> T:
-    """Poll `fn` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Api:
@@ -110,44 +96,37 @@ class Api:
 @dataclass
 class ControllerProcess:
     kubeconfig: Path
-    log_path: Path
+    log: Path
     extra: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    process: ManagedProcess | None = None
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
+        self.process = ManagedProcess(
             [str(VENV_BIN / "virt-controller"), "--kubeconfig", str(self.kubeconfig), "--namespace", "kubevirt",
              "--hypervisor", "test", "--launcher-image", "kubevirt-py/virt-launcher:v0.1.0",
              "--bind-address", "127.0.0.1", "--port", str(self.port), "--identity", f"ctrl-{self.port}",
              "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5", "--workers", "3",
-             *self.extra],
-            stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        log.close()
+             *self.extra], self.log).start()
 
     def endpoint(self, path: str) -> int | None:
         try:
-            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=2).status_code
+            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5).status_code
         except httpx.HTTPError:
             return None
 
     def is_leader(self) -> bool:
         return self.endpoint("/leader") == 200
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self) -> int | None:
+        return None if self.process is None else self.process.stop(grace=10.0)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if self.process is not None:
+            self.process.kill()
+
+    def tail(self) -> str:
+        return "" if self.process is None else self.process.tail(3000)
 
 
 @dataclass
@@ -168,32 +147,32 @@ class Cluster:
         return ctrl
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    data_dir = tmp_path_factory.mktemp("ctrl")
-    srv = start_apiserver(data_dir / "apiserver")
-    try:
-        srv.kubectl("apply", "-f", str(REPO / "manifests" / "crds"))
+@contextmanager
+def controller_cluster(data_dir: Path) -> Iterator[Cluster]:
+    """Layer 1 with the KubeVirt CRDs served and the `kubevirt` namespace (no controller yet)."""
+    with api_server(data_dir / "apiserver") as srv:
+        srv.apply_crds()
         api = Api(srv)
-        wait_for("the KubeVirt CRDs to be served",
-                 lambda: api.http.get(f"{KV}/default/virtualmachines").status_code == 200)
-        api.call("POST", "/api/v1/namespaces",
-                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubevirt"}})
-        yield Cluster(srv, api, data_dir)
-        api.http.close()
-    finally:
-        srv.stop()
+        try:
+            wait_for(lambda: api.http.get(f"{KV}/default/virtualmachines").status_code == 200,
+                     message="the KubeVirt CRDs to be served")
+            api.call("POST", "/api/v1/namespaces",
+                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubevirt"}})
+            yield Cluster(srv, api, data_dir)
+        finally:
+            api.http.close()
 
 
-@pytest.fixture(scope="module")
-def controller(cluster: Cluster) -> Iterator[ControllerProcess]:
-    ctrl = cluster.controller()
+@contextmanager
+def leading_controller(cluster: Cluster, *extra: str) -> Iterator[ControllerProcess]:
+    """A `virt-controller` that holds the lease; on exit it must stop cleanly (exit code 0)."""
+    ctrl = cluster.controller(*extra)
     try:
-        wait_for("virt-controller to lead", ctrl.is_leader)
+        wait_for(ctrl.is_leader, message="virt-controller to lead")
         yield ctrl
     finally:
-        ctrl.stop()
-        assert ctrl.proc is not None and ctrl.proc.returncode == 0, ctrl.log_path.read_text()[-3000:]
+        code = ctrl.stop()
+    assert code == 0, f"virt-controller exited {code}:\n{ctrl.tail()}"
 
 
 def vm_manifest(name: str, **spec: Any) -> dict[str, Any]:

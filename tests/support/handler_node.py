@@ -1,49 +1,33 @@
-"""A node for virt-handler tests: the embedded API server with the VMI CRD and a Node, a short run
-dir (unix socket paths are limited to 108 bytes), a test PKI, and the real `virt-handler` and
-`virt-launcher` processes (the launcher in `--hypervisor test` mode, libvirt's test driver).
-The test plays virt-controller: it creates VMIs already Scheduled and starts their launchers."""
+"""A node for virt-handler tests, on layer 1 of the test stack: the embedded API server with the VMI
+CRD and a Node, a short run dir (unix socket paths are limited to 108 bytes), a test PKI, and the real
+`virt-handler` and `virt-launcher` processes (the launcher in `--hypervisor test` mode, libvirt's
+test driver). The test plays virt-controller: it creates VMIs already Scheduled and starts their
+launchers. `handler_node(apiserver, short_dir)` yields one and stops every process it started."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import signal
 import ssl
-import subprocess
-import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.support.apiserver import RunningApiServer, free_port
+from tests.support.apiserver import RunningApiServer
+from tests.support.process import VENV_BIN, ManagedProcess, free_port
+from tests.support.wait import wait_for_async
 from virt_client.errors import NotFound
 from virt_client.kube import KubeClient
 from virt_client.peer_names import VIRT_API_CLIENT_CN
 from virt_client.resources import NODES, VMIS
 from virt_client.tls import KeyPair, client_context, generate_ca, issue_certificate
 
-VENV_BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[3]
 NODE = "node01"
 FINALIZER = "kubevirt.io/foregroundDeleteVirtualMachine"
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last value: {last!r}")
 
 
 def condition(vmi: dict[str, Any], ctype: str) -> dict[str, Any] | None:
@@ -68,41 +52,6 @@ class Pki:
 
 
 @dataclass
-class Proc:
-    args: list[str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.args, stdout=out, stderr=out,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
-
-
-@dataclass
 class HandlerNode:
     apiserver: RunningApiServer
     kube: KubeClient
@@ -110,22 +59,21 @@ class HandlerNode:
     pki: Pki
     port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
-    handler: Proc | None = None
-    launchers: list[Proc] = field(default_factory=list)
+    handler: ManagedProcess | None = None
+    launchers: list[ManagedProcess] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}/v1/namespaces/default/virtualmachineinstances"
 
-    async def start_handler(self) -> Proc:
+    async def start_handler(self) -> ManagedProcess:
         args = [str(VENV_BIN / "virt-handler"), "--kubeconfig", str(self.apiserver.kubeconfig), "--node-name", NODE,
                 "--run-dir", str(self.run_dir), "--hypervisor", "test", "--address", "127.0.0.1",
                 "--port", str(self.port), "--health-port", str(self.health_port),
                 "--tls-cert", str(self.pki.server_cert), "--tls-key", str(self.pki.server_key),
                 "--client-ca", str(self.pki.ca), "--resync-period", "2", "--heartbeat-interval", "1"]
-        self.handler = Proc(args, self.run_dir.parent / "handler.log")
-        self.handler.start()
-        await wait_for(self._healthy, "virt-handler /healthz")
+        self.handler = ManagedProcess(args, self.run_dir.parent / "handler.log").start()
+        await wait_for_async(self._healthy, message="virt-handler /healthz")
         return self.handler
 
     async def _healthy(self) -> bool:
@@ -144,12 +92,11 @@ class HandlerNode:
                 session.get(f"http://127.0.0.1:{self.health_port}/metrics") as resp:
             return await resp.text()
 
-    def start_launcher(self, uid: str) -> Proc:
+    def start_launcher(self, uid: str) -> ManagedProcess:
         launcher_dir = self.run_dir / "sockets" / uid
-        proc = Proc([str(VENV_BIN / "virt-launcher"), "--dir", str(launcher_dir), "--hypervisor", "test",
+        proc = ManagedProcess([str(VENV_BIN / "virt-launcher"), "--dir", str(launcher_dir), "--hypervisor", "test",
                      "--notify-socket", str(self.run_dir / "handler" / "notify.sock")],
-                    self.run_dir.parent / f"launcher-{uid}.log")
-        proc.start()
+                    self.run_dir.parent / f"launcher-{uid}.log").start()
         self.launchers.append(proc)
         return proc
 
@@ -176,14 +123,15 @@ class HandlerNode:
         return await self.kube.get(VMIS, name, "default")
 
     async def wait_vmi(self, name: str, check: Callable[[dict[str, Any]], bool], what: str,
-                       within: float = 20.0) -> dict[str, Any]:
+                       timeout: float = 30.0) -> dict[str, Any]:  # noqa: ASYNC109
         async def probe() -> dict[str, Any] | None:
             vmi = await self.vmi(name)
             return vmi if check(vmi) else None
         try:
-            result: dict[str, Any] = await wait_for(probe, what, within)
+            result: dict[str, Any] | None = await wait_for_async(probe, timeout=timeout, message=what)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- handler log ---\n{self.handler.tail() if self.handler else ''}") from None
+        assert result is not None
         return result
 
     async def delete_vmi(self, name: str) -> None:
@@ -209,7 +157,7 @@ def make_pki(directory: Path) -> Pki:
     return pki
 
 
-@pytest.fixture
+@contextmanager
 def short_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="vh-", dir="/tmp"))
     try:
@@ -218,21 +166,24 @@ def short_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-async def handler_node(apiserver: RunningApiServer, short_dir: Path) -> AsyncIterator[HandlerNode]:
-    apiserver.kubectl("apply", "-f", str(REPO / "manifests" / "crds" / "virtualmachineinstances.kubevirt.io.yaml"))
+@asynccontextmanager
+async def handler_node(apiserver: RunningApiServer, directory: Path) -> AsyncIterator[HandlerNode]:
+    """A Node on `apiserver` with its run dir and PKI under `directory` (no handler started yet)."""
+    apiserver.apply_crds("virtualmachineinstances.kubevirt.io.yaml")
     kube = await KubeClient.from_kubeconfig(str(apiserver.kubeconfig))
-    await kube.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}})
-    run_dir = short_dir / "run"
-    run_dir.mkdir()
-    pki_dir = short_dir / "pki"
-    pki_dir.mkdir()
-    node = HandlerNode(apiserver, kube, run_dir, make_pki(pki_dir))
     try:
-        yield node
+        await kube.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}})
+        run_dir = directory / "run"
+        run_dir.mkdir()
+        pki_dir = directory / "pki"
+        pki_dir.mkdir()
+        node = HandlerNode(apiserver, kube, run_dir, make_pki(pki_dir))
+        try:
+            yield node
+        finally:
+            for launcher in node.launchers:
+                launcher.kill()
+            if node.handler is not None:
+                node.handler.stop()
     finally:
-        for launcher in node.launchers:
-            launcher.stop(signal.SIGKILL)
-        if node.handler is not None:
-            node.handler.stop()
         await kube.close()

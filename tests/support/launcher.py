@@ -1,116 +1,144 @@
-"""Fixtures for launcher e2e tests: the tiny guest (built by hack/build_guest.py) and a running launcher."""
+"""A real `virt-launcher` process and the notify stream it reports to, for launcher tests.
+
+`running_launcher(work, argv)` serves a notify socket in `work`, starts the launcher command line `argv`
+(its `--notify-socket` is `notify_socket(work)`), and yields a `RunningLauncher`: its command client,
+the `Events` it sent, and waits for its socket, its serial console and its exit. On exit the launcher is
+terminated (SIGTERM, then SIGKILL) and the socket closed. `build_guest()` builds (or reuses) the tiny
+guest of the e2e tests with `hack/build_guest.py`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.support.process import REPO
+from tests.support.wait import wait_for_async
 from virt_client import launcher_protocol as proto
 from virt_client.launcher_protocol import LauncherClient
 
-REPO = Path(__file__).resolve().parents[3]
-CAPABILITIES_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "kubevirt-py" / "qemu-capabilities"
+Event = dict[str, Any]
 
 
-@pytest.fixture(scope="session")
-def guest() -> dict[str, str]:
+def build_guest() -> dict[str, str]:
     out = subprocess.run([sys.executable, str(REPO / "hack" / "build_guest.py")], capture_output=True, text=True,
                          check=False, timeout=600)
-    assert out.returncode == 0, f"guest build failed: {out.stderr}"
+    assert out.returncode == 0, f"hack/build_guest.py failed:\n{out.stderr[-3000:]}"
     paths: dict[str, str] = json.loads(out.stdout)
     return paths
 
 
+def domain_event(kind: str, state: str | None = None, reason: str | None = None) -> Callable[[Event], bool]:
+    return lambda e: (e["type"] == "domain" and e["event"] == kind
+                      and (state is None or e["domain"]["state"] == state)
+                      and (reason is None or e["domain"]["reason"] == reason))
+
+
 class Events:
+    """Every notify event a launcher sent, in order."""
+
     def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
+        self.items: list[Event] = []
         self.changed = asyncio.Event()
 
-    async def add(self, event: dict[str, Any]) -> None:
+    async def add(self, event: Event) -> None:
         self.items.append(event)
         self.changed.set()
 
-    async def wait_for(self, predicate: Any, timeout: float = 60.0) -> dict[str, Any]:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while True:
-                for e in self.items:
-                    if predicate(e):
-                        return e
-                self.changed.clear()
-                await self.changed.wait()
+    async def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 60.0) -> Event:  # noqa: ASYNC109
+        """The first event matching `predicate`, waiting for it to arrive; fails listing what did."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    for e in self.items:
+                        if predicate(e):
+                            return e
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            raise AssertionError(f"no matching launcher event within {timeout:g}s; got {self.items}") from None
 
 
 class RunningLauncher:
-    def __init__(self, proc: asyncio.subprocess.Process, directory: Path, events: Events) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, directory: Path, events: Events, timeout: float) -> None:
         self.proc = proc
         self.dir = directory
         self.events = events
-        self.client = LauncherClient(str(directory / "launcher.sock"), timeout=60.0)
+        self.client = LauncherClient(str(directory / "launcher.sock"), timeout=timeout)
 
-    async def wait_for_socket(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while not (self.dir / "launcher.sock").exists():
-                assert self.proc.returncode is None, "launcher exited early"
-                await asyncio.sleep(0.02)
+    async def wait_for_socket(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        def ready() -> bool:
+            assert self.proc.returncode is None, "launcher exited early"
+            return (self.dir / "launcher.sock").exists()
+        await wait_for_async(ready, timeout=timeout, interval=0.02, message="the launcher's command socket")
 
     async def wait_for_exit(self, timeout: float = 60.0) -> tuple[int, str]:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            _, err = await self.proc.communicate()
+        try:
+            async with asyncio.timeout(timeout):
+                _, err = await self.proc.communicate()
+        except TimeoutError:
+            raise AssertionError(f"the launcher did not exit within {timeout:g}s") from None
         assert self.proc.returncode is not None
         return self.proc.returncode, err.decode()
 
-    async def wait_for_serial(self, marker: bytes, timeout: float = 60.0) -> bytes:  # noqa: ASYNC109
-        """Read the serial console socket until marker appears; returns everything read."""
+    async def wait_for_serial(self, marker: bytes, timeout: float = 120.0) -> bytes:  # noqa: ASYNC109
+        """Read the serial console socket until `marker` appears; returns everything read."""
         seen = b""
-        async with asyncio.timeout(timeout):
-            while not (self.dir / "serial0").exists():  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-            reader, writer = await asyncio.open_unix_connection(str(self.dir / "serial0"))
-            try:
-                while marker not in seen:
-                    chunk = await reader.read(4096)
-                    assert chunk, f"serial console closed before {marker!r}; got {seen[-500:]!r}"
-                    seen += chunk
-            finally:
-                writer.close()
+        try:
+            async with asyncio.timeout(timeout):
+                socket = self.dir / "serial0"
+                await wait_for_async(socket.exists, timeout=timeout, interval=0.02, message="the serial socket")
+                reader, writer = await asyncio.open_unix_connection(str(socket))
+                try:
+                    while marker not in seen:
+                        chunk = await reader.read(4096)
+                        assert chunk, f"serial console closed before {marker!r}; got {seen[-500:]!r}"
+                        seen += chunk
+                finally:
+                    writer.close()
+                    await writer.wait_closed()
+        except TimeoutError:
+            raise AssertionError(f"no {marker!r} on the serial console within {timeout:g}s; got {seen[-500:]!r}") from None
         return seen
 
 
-@pytest.fixture
-def launch(tmp_path: Path, guest: dict[str, str]) -> Any:
-    """launch(vmi, *args) starts a launcher (emulation) with the guest's images mounted as containers."""
-    cd_dir = tmp_path / "container-disks"
-    cd_dir.mkdir()
-    (cd_dir / "kernel-boot").symlink_to(guest["kernel_boot_dir"])
-    (cd_dir / "root").symlink_to(guest["container_disk_dir"])
+def notify_socket(work: Path) -> Path:
+    return work / "notify.sock"
 
-    @contextlib.asynccontextmanager
-    async def start(vmi: dict[str, Any], *args: str) -> AsyncIterator[RunningLauncher]:
-        events = Events()
-        notify = tmp_path / "notify.sock"
-        server = await proto.serve_notify(str(notify), events.add)
-        vmi_file = tmp_path / "vmi.json"
-        vmi_file.write_bytes(proto.encode(vmi))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "virt_launcher.main", "--dir", str(tmp_path / "l"), "--hypervisor", "emulation",
-            "--vmi-file", str(vmi_file), "--notify-socket", str(notify), "--container-disk-dir", str(cd_dir),
-            "--capabilities-cache", str(CAPABILITIES_CACHE), *args,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        la = RunningLauncher(proc, tmp_path / "l", events)
+
+@asynccontextmanager
+async def running_launcher(work: Path, argv: Sequence[str], directory: Path, *, cwd: Path | None = None,
+                           env: dict[str, str] | None = None, notify_mode: int | None = None,
+                           client_timeout: float = 60.0,
+                           reap: Callable[[asyncio.subprocess.Process], Any] | None = None,
+                           ) -> AsyncIterator[RunningLauncher]:
+    """Start `argv` (a launcher whose private dir is `directory`) with the notify socket served.
+
+    `reap(proc)`, when given, ends the process instead of SIGTERM-then-SIGKILL (a coroutine function).
+    """
+    events = Events()
+    notify = notify_socket(work)
+    server = await proto.serve_notify(str(notify), events.add)
+    try:
+        if notify_mode is not None:
+            notify.chmod(notify_mode)
+        proc = await asyncio.create_subprocess_exec(*argv, cwd=None if cwd is None else str(cwd), env=env,
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.PIPE)
+        la = RunningLauncher(proc, directory, events, client_timeout)
         try:
             yield la
         finally:
             await la.client.close()
-            if proc.returncode is None:
+            if reap is not None:
+                await reap(proc)
+            elif proc.returncode is None:
                 proc.terminate()
                 try:
                     async with asyncio.timeout(30):
@@ -118,7 +146,13 @@ def launch(tmp_path: Path, guest: dict[str, str]) -> Any:
                 except TimeoutError:
                     proc.kill()
                     await proc.communicate()
-            server.close()
-            await server.wait_closed()
+            else:
+                await proc.communicate()
+    finally:
+        server.close()
+        await server.wait_closed()
 
-    return start
+
+def launcher_argv(directory: Path, hypervisor: str, work: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "virt_launcher.main", "--dir", str(directory), "--hypervisor", hypervisor,
+            "--notify-socket", str(notify_socket(work)), *args]

@@ -1,21 +1,21 @@
-"""A running virt-api behind the embedded API server's aggregation, and a fake virt-handler.
+"""Layer 2 of the test stack: a real virt-api behind the embedded API server's aggregation.
 
-`start_stack(tmp, webhooks=...)` starts `virt-local apiserver` with the `kubevirt/virt-api:443`
-service mapped to a free port, applies the CRDs and `manifests/virt-api.yaml` (APIServices with the
-generated caBundle; webhook configurations only when asked), starts the `virt-api` process and waits
-until the aggregated group answers through the API server. `FakeHandler` is a real HTTPS server with
-client-certificate authentication that records the calls virt-api forwards to it.
+`virt_api_stack(tmp, webhooks=...)` starts layer 1 (`virt-local apiserver`) with the
+`kubevirt/virt-api:443` Service mapped to a free port, applies the CRDs and `manifests/virt-api.yaml`
+(APIServices with the generated caBundle; webhook configurations only when asked), starts the
+`virt-api` process and waits until the aggregated group answers through the API server.
+`FakeHandler` stands in for virt-handler: a real HTTPS server with client-certificate
+authentication that records the calls virt-api forwards to it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
-import sys
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,13 +23,13 @@ from typing import Any
 
 import yaml
 
-from tests.support.apiserver import RunningApiServer, free_port, start_apiserver
+from tests.support.apiserver import RunningApiServer, start_apiserver
+from tests.support.process import VENV_BIN, ManagedProcess, free_port
+from tests.support.wait import wait_for
 from virt_api import certs, manifests
 from virt_client.peer_names import HANDLER_SERVER_CN
 from virt_client.tls import generate_ca, issue_certificate
 
-ROOT = Path(__file__).resolve().parents[3]
-VENV_BIN = Path(sys.executable).parent
 NODE = "node01"
 
 
@@ -43,6 +43,7 @@ class FakeHandler:
     calls: list[tuple[str, str, bytes]] = field(default_factory=list)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
 
     def start(self) -> None:
         calls = self.calls
@@ -72,31 +73,31 @@ class FakeHandler:
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
 
 
 @dataclass
-class Stack:
+class VirtApiStack:
     api: RunningApiServer
-    virt_api: subprocess.Popen[bytes]
+    virt_api: ManagedProcess
     port: int
     cert_dir: Path
     handler: FakeHandler
-    log: Path
+
+    @property
+    def log(self) -> Path:
+        return self.virt_api.log
 
     def stop(self) -> None:
-        if self.virt_api.poll() is None:
-            self.virt_api.terminate()
-            try:
-                self.virt_api.wait(15)
-            except subprocess.TimeoutExpired:
-                self.virt_api.kill()
-                self.virt_api.wait()
+        self.virt_api.stop()
         self.handler.stop()
         self.api.stop()
 
@@ -110,21 +111,16 @@ class Stack:
             return self.api.kubectl("get", "--raw", path, check=check)
         return self.api.kubectl(verb, "--raw", path, "-f", "-", input=body, check=check)
 
-
-def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    def get_json(self, *args: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.api.kubectl("get", *args, "-o", "json").stdout)
+        return out
 
 
-def start_stack(tmp: Path, *, webhooks: bool = False, extra_args: tuple[str, ...] = ()) -> Stack:
+def start_virt_api_stack(tmp: Path, *, webhooks: bool = False, extra_args: tuple[str, ...] = (),
+                         timeout: float = 60.0) -> VirtApiStack:
     port = free_port()
     api = start_apiserver(tmp / "apiserver", "--service", f"kubevirt/virt-api:443=127.0.0.1:{port}")
+    handler: FakeHandler | None = None
     try:
         cert_dir = tmp / "certs"
         ca = certs.generate(cert_dir)
@@ -134,35 +130,48 @@ def start_stack(tmp: Path, *, webhooks: bool = False, extra_args: tuple[str, ...
             cert_dir / "handler.crt", cert_dir / "handler.key")
         handler = FakeHandler(cert_dir / "handler.crt", cert_dir / "handler.key", cert_dir / "ca.crt")
         handler.start()
-        api.kubectl("apply", "-f", str(ROOT / "manifests" / "crds"))
+        api.apply_crds()
         kinds = {"APIService", "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "RoleBinding"}
         if webhooks:
             kinds |= {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
         docs = [d for d in manifests.with_ca_bundle(manifests.documents(), ca.cert_pem) if d["kind"] in kinds]
         api.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-        log = tmp / "virt-api.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [str(VENV_BIN / "virt-api"), "--kubeconfig", str(api.kubeconfig), "--address", "127.0.0.1",
-                 "--port", str(port), "--tls-cert", str(cert_dir / "tls.crt"), "--tls-key", str(cert_dir / "tls.key"),
-                 "--handler-client-cert", str(cert_dir / "handler-client.crt"),
-                 "--handler-client-key", str(cert_dir / "handler-client.key"),
-                 "--handler-ca", str(cert_dir / "handler-ca.crt"),
-                 "--handler-address", f"{NODE}=127.0.0.1:{handler.port}", "--shutdown-delay", "0", *extra_args],
-                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        stack = Stack(api, proc, port, cert_dir, handler, log)
+        proc = ManagedProcess(
+            [str(VENV_BIN / "virt-api"), "--kubeconfig", str(api.kubeconfig), "--address", "127.0.0.1",
+             "--port", str(port), "--tls-cert", str(cert_dir / "tls.crt"), "--tls-key", str(cert_dir / "tls.key"),
+             "--handler-client-cert", str(cert_dir / "handler-client.crt"),
+             "--handler-client-key", str(cert_dir / "handler-client.key"),
+             "--handler-ca", str(cert_dir / "handler-ca.crt"),
+             "--handler-address", f"{NODE}=127.0.0.1:{handler.port}", "--shutdown-delay", "0", *extra_args],
+            tmp / "virt-api.log").start()
+        stack = VirtApiStack(api, proc, port, cert_dir, handler)
 
         def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"virt-api exited: {log.read_text()[-3000:]}")
+            if not proc.alive():
+                raise AssertionError(f"virt-api exited: {proc.tail(3000)}")
             return api.kubectl("get", "--raw", "/apis/subresources.kubevirt.io/v1", check=False).returncode == 0
 
-        wait_for(up, 30, "virt-api behind the aggregation")
+        try:
+            wait_for(up, timeout=timeout, message="virt-api behind the aggregation")
+        except BaseException:
+            proc.stop()
+            raise
         api.kubectl("create", "namespace", "demo", check=False)
         return stack
     except BaseException:
+        if handler is not None:
+            handler.stop()
         api.stop()
         raise
+
+
+@contextmanager
+def virt_api_stack(tmp: Path, *, webhooks: bool = False, extra_args: tuple[str, ...] = ()) -> Iterator[VirtApiStack]:
+    stack = start_virt_api_stack(tmp, webhooks=webhooks, extra_args=extra_args)
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 def vm(name: str, *, run_strategy: str | None = "Manual", running: bool | None = None) -> dict[str, Any]:
@@ -181,8 +190,3 @@ def vmi(name: str, *, phase: str = "Running", node: str = NODE, paused: bool = F
             "metadata": {"name": name, "namespace": "demo"},
             "spec": {"domain": {"devices": {}, "resources": {"requests": {"memory": "64Mi"}}}},
             "status": {"phase": phase, "nodeName": node, "conditions": conditions}}
-
-
-def get_json(stack: Stack, *args: str) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(stack.api.kubectl("get", *args, "-o", "json").stdout)
-    return out

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
+from tests.support.virtlocal import VirtLocal, virt_local_up
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 IMAGE = "kubevirt-py/tiny-guest-kernel:latest"
 
 
@@ -37,15 +38,9 @@ def guest() -> dict[str, str]:
 
 @pytest.fixture
 def stack(tmp_path: Path, guest: dict[str, str]) -> Iterator[VirtLocal]:
-    vl = start_virt_local(tmp_path / "d", "emulation")
-    left: dict[int, str] = {}
-    try:
+    with virt_local_up(tmp_path / "d", "emulation") as vl:
         vl.images_import(IMAGE, Path(guest["kernel_boot_dir"]), directory=True)
         yield vl
-    finally:
-        left = vl.stop()
-        vl.kill_leftovers(left)
-    assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
 
 
 def test_tiny_guest_boots_and_powers_off_on_the_stack(stack: VirtLocal) -> None:
@@ -54,9 +49,8 @@ def test_tiny_guest_boots_and_powers_off_on_the_stack(stack: VirtLocal) -> None:
     console = stack.read_console("tiny", "GUEST-BOOTED", seconds=90)
     assert "GUEST-BOOTED" in console
     assert stack.phase("vmi", "tiny") == "Running"
-    vm = wait_for("VM tiny Running",
-                  lambda: (o := stack.get("vm", "tiny")) and (o.get("status") or {}).get("printableStatus") == "Running"
-                  and o, 30)
+    vm = wait_for(lambda: (o := stack.get("vm", "tiny")) and (o.get("status") or {}).get("printableStatus") == "Running"
+                  and o, timeout=30, message="VM tiny Running")
     assert vm["status"]["ready"] is True
 
     stack.kubectl("patch", "vm", "tiny", "--type", "merge", "-p", '{"spec":{"runStrategy":"Halted"}}')
@@ -68,10 +62,10 @@ def test_tiny_guest_boots_and_powers_off_on_the_stack(stack: VirtLocal) -> None:
             phases.append(phase)
         return phase in ("Succeeded", "Failed", "<gone>")
 
-    wait_for("VMI tiny to end", vmi_final, 60, interval=0.1)
+    wait_for(vmi_final, timeout=60, interval=0.1, message="VMI tiny to end")
     assert "Failed" not in phases, f"VMI phases seen while stopping: {phases}"
-    wait_for("VMI tiny gone", lambda: stack.get("vmi", "tiny") is None, 60)
-    wait_for("launcher Pod gone", lambda: not stack.list("pods", "-l", "vm.kubevirt.io/name=tiny"), 60)
+    wait_for(lambda: stack.get("vmi", "tiny") is None, timeout=60, message="VMI tiny gone")
+    wait_for(lambda: not stack.list("pods", "-l", "vm.kubevirt.io/name=tiny"), timeout=60, message="launcher Pod gone")
     uid = next(iter(stack.vmi_uids))
     log = stack.data_dir / "nodes" / "node-1" / "root" / "var" / "run" / "kubevirt" / "sockets" / uid / "serial0.log"
     if log.exists():  # the launcher's serial log, when the node keeps it: the guest saw the power button

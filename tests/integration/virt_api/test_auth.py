@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from virtapi_stack import Stack, get_json, start_stack, vm, wait_for
 
+from tests.support.virt_api import VirtApiStack, virt_api_stack, vm
+from tests.support.wait import wait_for
 from virt_api import certs
 from virt_client.tls import generate_ca, issue_certificate
 
@@ -18,22 +19,19 @@ BASE = "/apis/subresources.kubevirt.io/v1/namespaces/demo"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = start_stack(tmp_path_factory.mktemp("virtapi-auth"))
-    try:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtApiStack]:
+    with virt_api_stack(tmp_path_factory.mktemp("virtapi-auth")) as s:
         yield s
-    finally:
-        s.stop()
 
 
-def direct(stack: Stack, cert: tuple[str, str] | None = None) -> httpx.Client:
+def direct(stack: VirtApiStack, cert: tuple[str, str] | None = None) -> httpx.Client:
     ctx = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
     if cert is not None:
         ctx.load_cert_chain(*cert)
     return httpx.Client(base_url=f"https://127.0.0.1:{stack.port}", verify=ctx, trust_env=False)
 
 
-def test_request_without_front_proxy_certificate_is_401(stack: Stack) -> None:
+def test_request_without_front_proxy_certificate_is_401(stack: VirtApiStack) -> None:
     stack.apply(vm("auth1", run_strategy="Halted"))
     with direct(stack) as client:
         resp = client.put(f"{BASE}/virtualmachines/auth1/start")
@@ -43,10 +41,10 @@ def test_request_without_front_proxy_certificate_is_401(stack: Stack) -> None:
                             headers={"X-Remote-User": "system:admin", "X-Remote-Group": "system:masters"})
         assert forged.status_code == 401
         assert client.get("/apis/subresources.kubevirt.io/v1").status_code == 200  # public discovery
-    assert get_json(stack, "vm", "-n", "demo", "auth1")["spec"]["runStrategy"] == "Halted"
+    assert stack.get_json("vm", "-n", "demo", "auth1")["spec"]["runStrategy"] == "Halted"
 
 
-def test_certificate_from_another_ca_gets_a_tls_alert(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_certificate_from_another_ca_gets_a_tls_alert(stack: VirtApiStack, tmp_path_factory: pytest.TempPathFactory) -> None:
     d = tmp_path_factory.mktemp("rogue")
     rogue = issue_certificate(generate_ca("rogue"), "front-proxy-client", client=True)
     rogue.write(d / "c.crt", d / "c.key")
@@ -62,11 +60,11 @@ def test_certificate_from_another_ca_gets_a_tls_alert(stack: Stack, tmp_path_fac
         assert refused.value.reason == "TLSV1_ALERT_UNKNOWN_CA", (version, refused.value)
 
 
-def _kubectl_as(stack: Stack, token: str, *args: str, body: str = "{}") -> subprocess.CompletedProcess[str]:
+def _kubectl_as(stack: VirtApiStack, token: str, *args: str, body: str = "{}") -> subprocess.CompletedProcess[str]:
     return stack.api.kubectl("--token", token, *args, input=body, check=False)
 
 
-def test_rbac_denies_then_allows_through_aggregation(stack: Stack) -> None:
+def test_rbac_denies_then_allows_through_aggregation(stack: VirtApiStack) -> None:
     stack.apply(vm("auth2", run_strategy="Halted"))
     stack.api.kubectl("create", "serviceaccount", "bob", "-n", "demo")
     token = stack.api.kubectl("create", "token", "bob", "-n", "demo").stdout.strip()
@@ -87,7 +85,7 @@ def test_rbac_denies_then_allows_through_aggregation(stack: Stack) -> None:
         headers["X-Remote-Group"] = "system:masters"
         dry = client.put(f"{BASE}/virtualmachines/auth2/start", headers=headers, content=b'{"dryRun":["All"]}')
         assert dry.status_code == 202
-    assert get_json(stack, "vm", "-n", "demo", "auth2")["spec"]["runStrategy"] == "Halted"
+    assert stack.get_json("vm", "-n", "demo", "auth2")["spec"]["runStrategy"] == "Halted"
     stack.api.kubectl("create", "rolebinding", "bob-edit", "-n", "demo", "--clusterrole", "kubevirt.io:edit",
                       "--serviceaccount", "demo:bob")
 
@@ -96,13 +94,13 @@ def test_rbac_denies_then_allows_through_aggregation(stack: Stack) -> None:
         return res.returncode == 0
 
     # virt-api reuses bob's denial for up to 10 s (--authorization-webhook-cache-unauthorized-ttl).
-    wait_for(started, 25, "the edit role to take effect")
-    assert get_json(stack, "vm", "-n", "demo", "auth2")["spec"]["runStrategy"] == "Always"
+    wait_for(started, timeout=25, message="the edit role to take effect")
+    assert stack.get_json("vm", "-n", "demo", "auth2")["spec"]["runStrategy"] == "Always"
     migrate = _kubectl_as(stack, token, "replace", "--raw", f"{BASE}/virtualmachines/auth2/migrate", "-f", "-")
     assert migrate.returncode != 0 and "Forbidden" in migrate.stderr  # migrate is in kubevirt.io:migrate only
 
 
-def test_serving_certificate_rotates_without_restart(stack: Stack) -> None:
+def test_serving_certificate_rotates_without_restart(stack: VirtApiStack) -> None:
     def serial() -> int:
         ctx = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
         import socket
@@ -115,5 +113,5 @@ def test_serving_certificate_rotates_without_restart(stack: Stack) -> None:
 
     before = serial()
     certs.generate(stack.cert_dir, keep_ca=True)
-    wait_for(lambda: serial() != before, 10, "the new serving certificate")
+    wait_for(lambda: serial() != before, timeout=10, message="the new serving certificate")
     assert stack.raw("get", "/apis/subresources.kubevirt.io/v1").returncode == 0

@@ -24,7 +24,7 @@ from tests.support.apiserver import RunningApiServer, start_apiserver
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = ROOT / "manifests"
 NS = "kubevirt"
 USER_NS = "tenant-a"  # any namespace a VM may live in

@@ -11,45 +11,44 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from virtapi_stack import ROOT, Stack, get_json, start_stack, vm
+
+from tests.support.process import REPO as ROOT
+from tests.support.virt_api import VirtApiStack, virt_api_stack, vm
 
 BASE = "/apis/subresources.kubevirt.io/v1/namespaces/demo"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = start_stack(tmp_path_factory.mktemp("virtapi-webhooks"), webhooks=True)
-    try:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtApiStack]:
+    with virt_api_stack(tmp_path_factory.mktemp("virtapi-webhooks"), webhooks=True) as s:
         yield s
-    finally:
-        s.stop()
 
 
-def test_bad_vm_is_refused_naming_the_field(stack: Stack) -> None:
+def test_bad_vm_is_refused_naming_the_field(stack: VirtApiStack) -> None:
     bad = vm("bad1", run_strategy="Sometimes")
     res = stack.apply(bad, check=False)
     assert res.returncode != 0
     assert "spec.runStrategy" in res.stderr and "Invalid RunStrategy (Sometimes)" in res.stderr
 
 
-def test_unsupported_feature_is_refused_not_dropped(stack: Stack) -> None:
+def test_unsupported_feature_is_refused_not_dropped(stack: VirtApiStack) -> None:
     bad = vm("gpu1")
     bad["spec"]["template"]["spec"]["domain"]["devices"]["gpus"] = [{"name": "g", "deviceName": "nvidia/x"}]
     res = stack.apply(bad, check=False)
     assert res.returncode != 0 and "spec.template.spec.domain.devices.gpus" in res.stderr
 
 
-def test_example_vm_is_admitted_and_defaulted(stack: Stack) -> None:
+def test_example_vm_is_admitted_and_defaulted(stack: VirtApiStack) -> None:
     stack.api.kubectl("apply", "-n", "demo", "-f", str(ROOT / "examples" / "vm-cirros.yaml"))
-    items = get_json(stack, "vm", "-n", "demo")["items"]
+    items = stack.get_json("vm", "-n", "demo")["items"]
     assert items
     machine = items[0]["spec"]["template"]["spec"]["domain"]["machine"]["type"]
     assert machine == "q35"
 
 
-def test_vmi_is_defaulted_and_its_spec_protected(stack: Stack) -> None:
+def test_vmi_is_defaulted_and_its_spec_protected(stack: VirtApiStack) -> None:
     stack.api.kubectl("apply", "-n", "demo", "-f", str(ROOT / "examples" / "vmi-ephemeral.yaml"))
-    vmi = get_json(stack, "vmi", "-n", "demo")["items"][0]
+    vmi = stack.get_json("vmi", "-n", "demo")["items"][0]
     assert vmi["status"]["phase"] == "Pending"
     assert "kubevirt.io/foregroundDeleteVirtualMachine" in vmi["metadata"]["finalizers"]
     assert vmi["spec"]["domain"]["cpu"]["model"] == "host-model"
@@ -59,14 +58,14 @@ def test_vmi_is_defaulted_and_its_spec_protected(stack: Stack) -> None:
     assert res.returncode != 0 and "update of VMI object is restricted" in res.stderr
 
 
-def test_migration_of_a_missing_vmi_is_refused(stack: Stack) -> None:
+def test_migration_of_a_missing_vmi_is_refused(stack: VirtApiStack) -> None:
     vmim = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
             "metadata": {"name": "mig1", "namespace": "demo"}, "spec": {"vmiName": "ghost"}}
     res = stack.apply(vmim, check=False)
     assert res.returncode != 0 and 'the VMI "ghost" does not exist' in res.stderr
 
 
-def _client(stack: Stack) -> httpx.Client:
+def _client(stack: VirtApiStack) -> httpx.Client:
     ctx = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
     pki = stack.api.data_dir / "pki"
     ctx.load_cert_chain(str(pki / "front-proxy-client.crt"), str(pki / "front-proxy-client.key"))
@@ -95,7 +94,7 @@ PATHS = ["/virtualmachineinstances-mutate", "/virtualmachines-mutate", "/migrati
 @given(body=bodies, action=st.sampled_from(["virtualmachines/fuzz1/start", "virtualmachines/fuzz1/stop",
                                             "virtualmachines/fuzz1/restart", "virtualmachines/fuzz1/migrate",
                                             "virtualmachineinstances/fuzz1/pause"]))
-def test_fuzz_subresource_bodies_never_5xx(stack: Stack, body: bytes, action: str) -> None:
+def test_fuzz_subresource_bodies_never_5xx(stack: VirtApiStack, body: bytes, action: str) -> None:
     with _client(stack) as client:
         resp = client.put(f"{BASE}/{action}", content=body)
     assert resp.status_code < 500, resp.text
@@ -104,7 +103,7 @@ def test_fuzz_subresource_bodies_never_5xx(stack: Stack, body: bytes, action: st
 @pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(review=st.one_of(reviews, json_values), path=st.sampled_from(PATHS))
-def test_fuzz_admission_reviews_never_5xx(stack: Stack, review: object, path: str) -> None:
+def test_fuzz_admission_reviews_never_5xx(stack: VirtApiStack, review: object, path: str) -> None:
     with _client(stack) as client:
         resp = client.post(path, content=json.dumps(review).encode())
     assert resp.status_code < 500, resp.text

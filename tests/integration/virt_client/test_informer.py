@@ -4,12 +4,13 @@ coalesced bursts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.support.apiserver import RunningApiServer, start_apiserver
+from tests.support.wait import wait_for_async
 from virt_client import resources as r
 from virt_client.controller import DONE, Controller, Result
 from virt_client.indexer import FrozenDict, by_label, object_key
@@ -24,16 +25,6 @@ def cm(name: str, value: str, node: str = "n1") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": "default", "labels": {NODE: node, "test": "it"}},
             "data": {"v": value}}
-
-
-async def until(cond: Callable[[], bool], within: float = 30.0, what: str = "condition") -> None:
-    """Poll `cond` every 20 ms until it holds; fail after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        if cond():
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 class Recorder:
@@ -87,7 +78,7 @@ async def test_informer_converges_after_api_server_restart(apiserver: RunningApi
         for i in range(5):
             await kc.patch(r.CONFIGMAPS, f"cm{i}", {"data": {"v": "1"}}, "default")
         expected = await server_state(kc)
-        await until(lambda: cache_state(inf) == expected, what="the cache to see the first updates")
+        await wait_for_async(lambda: cache_state(inf) == expected, interval=0.02, message="the cache to see the first updates")
 
         await asyncio.to_thread(apiserver.restart)  # the watch breaks mid-stream
 
@@ -97,7 +88,7 @@ async def test_informer_converges_after_api_server_restart(apiserver: RunningApi
         await kc.delete(r.CONFIGMAPS, "cm4", "default")
         await kc.create(r.CONFIGMAPS, cm("cm5", "2"))
         expected = await server_state(kc)
-        await until(lambda: cache_state(inf) == expected, what="the cache to converge after the restart")
+        await wait_for_async(lambda: cache_state(inf) == expected, interval=0.02, message="the cache to converge after the restart")
         task.cancel()
     final = {k: o["data"]["v"] for k in inf.store.keys() if (o := inf.get(k)) is not None}
     assert final == {"default/cm0": "2", "default/cm1": "2", "default/cm2": "2", "default/cm3": "1",
@@ -128,7 +119,7 @@ async def test_informer_relists_on_410_and_reports_missed_deletes(tmp_path: Any)
             expected = await server_state(kc)
             async with asyncio.TaskGroup() as tg:
                 run = tg.create_task(inf.run())  # resumes from an expired resourceVersion → 410 → relist
-                await until(lambda: cache_state(inf) == expected, what="the relist")
+                await wait_for_async(lambda: cache_state(inf) == expected, interval=0.02, message="the relist")
                 run.cancel()
             assert ("delete", "default/cm0") in {(k, key) for k, key, _ in rec.deliveries}
             assert rec.duplicates() == []
@@ -153,14 +144,12 @@ async def test_burst_of_updates_to_one_key_is_coalesced(kc: KubeClient) -> None:
     async with asyncio.TaskGroup() as tg:
         watching = tg.create_task(inf.run())
         run = tg.create_task(ctrl.run())
-        await until(lambda: seen_values == ["0"], what="the first reconcile")
+        await wait_for_async(lambda: seen_values == ["0"], interval=0.02, message="the first reconcile")
         for n in range(1, 31):
             await kc.patch(r.CONFIGMAPS, "hot", {"data": {"v": str(n)}}, "default")
-        await until(lambda: (o := inf.get("default/hot")) is not None and o["data"]["v"] == "30",
-                    what="the cache to see the last update")
+        await wait_for_async(lambda: (o := inf.get("default/hot")) is not None and o["data"]["v"] == "30", interval=0.02, message="the cache to see the last update")
         release.set()
-        await until(lambda: ctrl.queue.processing == 0 and len(ctrl.queue) == 0 and len(seen_values) >= 2,
-                    what="the queue to drain")
+        await wait_for_async(lambda: ctrl.queue.processing == 0 and len(ctrl.queue) == 0 and len(seen_values) >= 2, interval=0.02, message="the queue to drain")
         run.cancel()
         watching.cancel()
     assert seen_values == ["0", "30"], "31 updates while busy must give one more reconcile, on the final state"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.apiserver import RunningApiServer
+from tests.support.wait import wait_for
 
 CANDIDATE = Path(__file__).with_name("lease_candidate.py")
 REPO = Path(__file__).resolve().parents[3]
@@ -30,22 +31,13 @@ class Candidate:
         )
         self.lines: list[str] = []
 
-    def wait_for_line(self, line: str, timeout: float) -> float:
-        """Wait until the candidate prints `line`; return when (monotonic) it was read."""
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if line in self.lines:
-                return time.monotonic()
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.05)
-            if ready:
-                raw = self.proc.stdout.readline()
-                if not raw:
-                    break
-                self.lines.append(raw.decode().strip())
-        if line in self.lines:
-            return time.monotonic()
-        raise AssertionError(f"{self.identity} did not print {line!r} within {timeout}s; printed {self.lines}")
+    def wait_for_line(self, line: str, timeout: float) -> None:
+        """Wait until the candidate prints `line`."""
+        try:
+            wait_for(lambda: self.has_printed(line), timeout=timeout, interval=0.05,
+                     message=f"{self.identity} to print {line!r}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; it printed {self.lines}") from None
 
     def has_printed(self, line: str) -> bool:
         assert self.proc.stdout is not None
@@ -85,17 +77,17 @@ def test_leadership_moves_when_the_leader_is_killed(candidates: tuple[Candidate,
     while time.monotonic() < deadline:
         assert not b.has_printed("leading b"), "b took the lease from a live leader"
         time.sleep(RETRY / 5)
-    killed_at = time.monotonic()
     a.proc.send_signal(signal.SIGKILL)
-    led_at = b.wait_for_line("leading b", LEASE + 2 * RETRY + 5)
-    # client-go semantics: expiry is counted from the last change b observed, polled every
-    # retry period, so the hand-over takes at most one lease duration plus one retry period.
-    assert led_at - killed_at <= LEASE + 2 * RETRY, f"hand-over took {led_at - killed_at:.2f}s"
+    # How soon b takes over (one lease duration plus at most one retry period) is checked with a fake
+    # clock in the unit tests; here it only has to happen.
+    b.wait_for_line("leading b", LEASE + 2 * RETRY + 60)
 
 
 def test_graceful_stop_releases_the_lease_at_once(candidates: tuple[Candidate, Candidate]) -> None:
     a, b = candidates
     assert not b.has_printed("leading b")
     a.proc.send_signal(signal.SIGTERM)
-    a.wait_for_line("released a", 10)
-    b.wait_for_line("leading b", LEASE)
+    a.wait_for_line("released a", 30)
+    # b did not lead before (checked above) and takes over from a released lease without waiting for
+    # expiry; with a fake clock the unit tests check it is at once.
+    b.wait_for_line("leading b", 60)

@@ -11,8 +11,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import NODE, HandlerNode, condition, wait_for
 
+from tests.support.handler_node import NODE, HandlerNode, condition
+from tests.support.wait import wait_for_async
 from virt_client.resources import NODES
 
 pytestmark = pytest.mark.slow
@@ -75,7 +76,7 @@ async def test_vmi_runs_pauses_streams_and_stops(handler_node: HandlerNode) -> N
     async def labelled() -> dict[str, Any] | None:
         n = await node.kube.get(NODES, NODE)
         return n if (n["metadata"].get("labels") or {}).get("kubevirt.io/schedulable") == "true" else None
-    n = await wait_for(labelled, "node labelled schedulable")
+    n = await wait_for_async(labelled, message="node labelled schedulable")
     assert n["metadata"]["labels"]["node.kubevirt.io/hypervisor"] == "test"
     assert n["metadata"]["annotations"]["kubevirt.io/heartbeat"].endswith("Z")
     assert n["status"]["allocatable"]["devices.kubevirt.io/kvm"] == "1000"
@@ -138,6 +139,6 @@ async def test_vmi_runs_pauses_streams_and_stops(handler_node: HandlerNode) -> N
     assert vmi["status"]["phase"] == "Succeeded", vmi["status"]
     assert condition(vmi, "Ready")["status"] == "False"  # type: ignore[index]
     assert [t["phase"] for t in vmi["status"]["phaseTransitionTimestamps"]] == ["Scheduled", "Running", "Succeeded"]
-    await wait_for(lambda: asyncio.sleep(0, not launcher.alive()), "launcher exit")
+    await wait_for_async(lambda: not launcher.alive(), message="launcher exit")
     assert launcher.stop() == 0, launcher.tail()
     await node.release_vmi("vmi1")

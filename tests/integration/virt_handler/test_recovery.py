@@ -9,8 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import NODE, HandlerNode, condition, wait_for
 
+from tests.support.handler_node import NODE, HandlerNode, condition
+from tests.support.wait import wait_for_async
 from virt_client.launcher_protocol import LauncherClient
 from virt_client.resources import NODES
 
@@ -51,7 +52,7 @@ async def test_restart_readopts_running_domain(handler_node: HandlerNode) -> Non
     async def unschedulable() -> bool:
         labels = (await node.kube.get(NODES, NODE))["metadata"].get("labels") or {}
         return labels.get("kubevirt.io/schedulable") == "false"
-    await wait_for(unschedulable, "node marked unschedulable on stop")
+    await wait_for_async(unschedulable, message="node marked unschedulable on stop")
     assert launcher.alive()
 
     await node.start_handler()

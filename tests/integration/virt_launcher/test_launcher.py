@@ -10,17 +10,15 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.launcher import RunningLauncher, domain_event, launcher_argv, running_launcher
 from virt_client import launcher_protocol as proto
-from virt_client.launcher_protocol import LauncherClient, LauncherError
-
-DEADLINE = 10.0
+from virt_client.launcher_protocol import LauncherError
 
 
 def make_vmi(**spec: Any) -> dict[str, Any]:
@@ -31,69 +29,16 @@ def make_vmi(**spec: Any) -> dict[str, Any]:
                      "volumes": [{"name": "root", "containerDisk": {"image": "tiny"}}], **spec}}
 
 
-class Events:
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-        self.changed = asyncio.Event()
-
-    async def add(self, event: dict[str, Any]) -> None:
-        self.items.append(event)
-        self.changed.set()
-
-    async def wait_for(self, predicate: Any, timeout: float = DEADLINE) -> dict[str, Any]:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            while True:
-                for e in self.items:
-                    if predicate(e):
-                        return e
-                self.changed.clear()
-                await self.changed.wait()
-
-
-class Launcher:
-    def __init__(self, proc: asyncio.subprocess.Process, directory: Path, events: Events) -> None:
-        self.proc = proc
-        self.dir = directory
-        self.events = events
-        self.client = LauncherClient(str(directory / "launcher.sock"), timeout=DEADLINE)
-
-    async def wait_for_socket(self) -> None:
-        async with asyncio.timeout(DEADLINE):
-            while not (self.dir / "launcher.sock").exists():
-                assert self.proc.returncode is None, "launcher exited early"
-                await asyncio.sleep(0.01)
-
-    async def wait_for_exit(self) -> tuple[int, str]:
-        async with asyncio.timeout(DEADLINE):
-            _, err = await self.proc.communicate()
-        assert self.proc.returncode is not None
-        return self.proc.returncode, err.decode()
-
-
 @contextlib.asynccontextmanager
-async def launcher(tmp_path: Path, *args: str) -> AsyncIterator[Launcher]:
-    events = Events()
-    notify_path = tmp_path / "notify.sock"
-    server = await proto.serve_notify(str(notify_path), events.add)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "virt_launcher.main", "--dir", str(tmp_path / "l"), "--hypervisor", "test",
-        "--notify-socket", str(notify_path), *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    la = Launcher(proc, tmp_path / "l", events)
-    try:
-        yield la
-    finally:
-        await la.client.close()
+async def launcher(tmp_path: Path, *args: str) -> AsyncIterator[RunningLauncher]:
+    async def kill(proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is None:
             proc.kill()
-            await proc.communicate()
-        server.close()
-        await server.wait_closed()
+        await proc.communicate()
 
-
-def domain_event(kind: str, state: str | None = None, reason: str | None = None) -> Any:
-    return lambda e: (e["type"] == "domain" and e["event"] == kind
-                      and (state is None or e["domain"]["state"] == state)
-                      and (reason is None or e["domain"]["reason"] == reason))
+    argv = launcher_argv(tmp_path / "l", "test", tmp_path, *args)
+    async with running_launcher(tmp_path, argv, tmp_path / "l", reap=kill) as la:
+        yield la
 
 
 async def test_lifecycle_commands_and_events_in_wait_for_sync_mode(tmp_path: Path) -> None:

@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
+from tests.support.virtlocal import VirtLocal, virt_local_up
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NS = "kubevirt"
 IMAGE = "kubevirt-py/tiny-guest-kernel:latest"
 VMI = """
@@ -69,8 +70,7 @@ def _diagnose(vl: VirtLocal) -> str:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
     root = tmp_path_factory.mktemp("install")
-    vl = start_virt_local(root / "d", "test", "--no-kubevirt", "--nodes", "2")
-    try:
+    with virt_local_up(root / "d", "test", "--no-kubevirt", "--nodes", "2") as vl:
         image = root / "kernel-boot"
         (image / "boot").mkdir(parents=True)
         (image / "boot" / "vmlinuz").write_bytes(b"not a kernel: the test driver boots nothing\n")
@@ -83,10 +83,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
                                  capture_output=True, text=True, timeout=60)
             assert res.returncode == 0, f"gen-certs.py {step[0]}: {res.stdout}{res.stderr}"
         yield vl
-    finally:
-        left = vl.stop()
-        vl.kill_leftovers(left)
-    assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
 
 
 def test_install_comes_up_and_runs_a_vmi(cluster: VirtLocal) -> None:
@@ -117,31 +113,29 @@ def test_install_comes_up_and_runs_a_vmi(cluster: VirtLocal) -> None:
 
     for name in ("virt-api", "virt-controller"):
         try:
-            status = wait_for(f"deployment {name} ready", functools.partial(deployment_ready, name), 60)
+            status = wait_for(functools.partial(deployment_ready, name), timeout=60, message=f"deployment {name} ready")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{_diagnose(cluster)}") from None
         assert {c["type"]: c["status"] for c in status["conditions"]} == {"Available": "True", "Progressing": "True"}
     ds = workload_status("daemonset", "virt-handler")
     assert ds["desiredNumberScheduled"] == 2, ds
-    wait_for("daemonset virt-handler ready", lambda: workload_status("daemonset", "virt-handler")["numberReady"] == 2,
-             60)
+    wait_for(lambda: workload_status("daemonset", "virt-handler")["numberReady"] == 2, timeout=60, message="daemonset virt-handler ready")
 
     controllers = {p["metadata"]["name"] for p in by_component["virt-controller"]}
     try:
-        holder = wait_for("a virt-controller leader", lambda: cluster.kubectl(
-            "-n", NS, "get", "lease", "virt-controller", "-o", "jsonpath={.spec.holderIdentity}", check=False).stdout,
-            30)
+        holder = wait_for(lambda: cluster.kubectl(
+            "-n", NS, "get", "lease", "virt-controller", "-o", "jsonpath={.spec.holderIdentity}", check=False).stdout, timeout=30, message="a virt-controller leader")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnose(cluster)}") from None
     assert holder in controllers
 
-    wait_for("APIService v1.subresources.kubevirt.io Available", lambda: cluster.kubectl(
+    wait_for(lambda: cluster.kubectl(
         "get", "apiservice", "v1.subresources.kubevirt.io", "-o",
-        "jsonpath={.status.conditions[?(@.type=='Available')].status}").stdout == "True", 30)
+        "jsonpath={.status.conditions[?(@.type=='Available')].status}").stdout == "True", timeout=30, message="APIService v1.subresources.kubevirt.io Available")
 
     cluster.kubectl("apply", "-f", "-", input=VMI)
     try:
-        wait_for("VMI through-install Running", lambda: cluster.phase("vmi", "through-install") == "Running", 60)
+        wait_for(lambda: cluster.phase("vmi", "through-install") == "Running", timeout=60, message="VMI through-install Running")
     except AssertionError as e:
         raise AssertionError(f"{e}\n{_diagnose(cluster)}") from None
     vmi = cluster.get("vmi", "through-install")

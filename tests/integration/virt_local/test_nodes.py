@@ -13,18 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
+from tests.support.virtlocal import VirtLocal, virt_local_up
+from tests.support.wait import wait_for
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
     data_dir = tmp_path_factory.mktemp("virt-local") / "data"
-    s = start_virt_local(data_dir, "test", "--no-kubevirt", "--image-map", "test/sleeper=sleep infinity",
-                         "--node-cpu", "3", "--node-memory", "6Gi", "--max-pods", "50", seconds=60)
-    try:
+    with virt_local_up(data_dir, "test", "--no-kubevirt", "--image-map", "test/sleeper=sleep infinity",
+                         "--node-cpu", "3", "--node-memory", "6Gi", "--max-pods", "50", stop_seconds=60) as s:
         yield s
-    finally:
-        s.stop(60)
 
 
 def apply(stack: VirtLocal, manifest: str) -> None:
@@ -37,7 +35,7 @@ def phase(stack: VirtLocal, name: str) -> str:
 
 
 def test_node_is_registered_ready_with_capacity(stack: VirtLocal) -> None:
-    node = wait_for("node-1", lambda: stack.get("node", "node-1"))
+    node = wait_for(lambda: stack.get("node", "node-1"), message="node-1")
     status = node["status"]
     assert (status["capacity"]["cpu"], status["capacity"]["memory"], status["capacity"]["pods"]) == (
         "3", f"{6 * 1024 * 1024}Ki", "50")
@@ -77,7 +75,7 @@ spec:
   - {name: cfg, configMap: {name: settings}}
   - {name: scratch, emptyDir: {}}
 """)
-    wait_for("fits to succeed", lambda: phase(stack, "fits") == "Succeeded")
+    wait_for(lambda: phase(stack, "fits") == "Succeeded", message="fits to succeed")
     pod = stack.get("pod", "fits")
     assert pod is not None
     assert pod["spec"]["nodeName"] == "node-1"
@@ -104,7 +102,7 @@ spec:
         pod = stack.get("pod", "too-big") or {}
         return next((c for c in (pod.get("status") or {}).get("conditions") or []
                      if c["type"] == "PodScheduled" and c["status"] == "False"), None)
-    cond = wait_for("PodScheduled=False", condition)
+    cond = wait_for(condition, message="PodScheduled=False")
     assert cond["reason"] == "Unschedulable"
     assert cond["message"] == "0/1 nodes are available: 1 Insufficient memory."
     assert not (stack.get("pod", "too-big") or {})["spec"].get("nodeName")
@@ -124,7 +122,7 @@ spec:
         pod = stack.get("pod", "unknown-image") or {}
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         return statuses[0]["state"].get("waiting") if statuses else None
-    state = wait_for("a waiting container", lambda: (w := waiting()) and w.get("reason") == "ErrImagePull" and w)
+    state = wait_for(lambda: (w := waiting()) and w.get("reason") == "ErrImagePull" and w, message="a waiting container")
     assert "quay.io/nobody/nothing:1" in state["message"]
     assert phase(stack, "unknown-image") == "Pending"
     stack.kubectl("delete", "pod", "unknown-image", "--wait=false")
@@ -142,18 +140,18 @@ spec:
     image: test/sleeper
     command: [sh, -c, "trap 'echo got-TERM' TERM; echo started; while true; do sleep 0.2; done"]
 """)
-    wait_for("stubborn running", lambda: phase(stack, "stubborn") == "Running")
-    wait_for("first log line", lambda: "started" in stack.kubectl("logs", "stubborn", check=False).stdout)
+    wait_for(lambda: phase(stack, "stubborn") == "Running", message="stubborn running")
+    wait_for(lambda: "started" in stack.kubectl("logs", "stubborn", check=False).stdout, message="first log line")
     pod = stack.get("pod", "stubborn")
     assert pod is not None
     pid = int(pod["status"]["containerStatuses"][0]["containerID"].rsplit("/", 1)[1])
     stack.kubectl("delete", "pod", "stubborn", "--wait=false")
     # SIGTERM first: the container says so while the Pod still exists, marked for deletion.
-    wait_for("got-TERM in the log", lambda: "got-TERM" in stack.kubectl("logs", "stubborn", check=False).stdout)
+    wait_for(lambda: "got-TERM" in stack.kubectl("logs", "stubborn", check=False).stdout, message="got-TERM in the log")
     terminating = stack.get("pod", "stubborn")
     assert terminating is not None and terminating["metadata"].get("deletionTimestamp")
     # Then SIGKILL after the grace period, then the Pod object goes away.
-    wait_for("the Pod to be gone", lambda: stack.get("pod", "stubborn") is None)
+    wait_for(lambda: stack.get("pod", "stubborn") is None, message="the Pod to be gone")
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
@@ -178,8 +176,8 @@ spec:
     volumeMounts: [{name: data, mountPath: /pvc}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
 """)
-    pvc = wait_for("the claim to bind", lambda: (p := stack.get("pvc", "data")) and
-                   p["status"].get("phase") == "Bound" and p)
+    pvc = wait_for(lambda: (p := stack.get("pvc", "data")) and
+                   p["status"].get("phase") == "Bound" and p, message="the claim to bind")
     pv = stack.get("pv", pvc["spec"]["volumeName"])
     assert pv is not None and pv["status"]["phase"] == "Bound"
     assert pv["spec"]["claimRef"]["name"] == "data"
@@ -187,7 +185,7 @@ spec:
     directory = Path(pv["spec"]["local"]["path"])
     assert directory.parent == stack.data_dir / "volumes"
     assert (directory / "disk.img").stat().st_size == 64 * 2**20
-    wait_for("uses-pvc to succeed", lambda: phase(stack, "uses-pvc") == "Succeeded")
+    wait_for(lambda: phase(stack, "uses-pvc") == "Succeeded", message="uses-pvc to succeed")
     assert (directory / "hello").read_text() == "written\n"
     assert str(64 * 2**20) in stack.kubectl("logs", "uses-pvc").stdout
 
@@ -212,7 +210,7 @@ spec:
     volumeMounts: [{name: disk0, mountPath: /var/run/kubevirt/container-disks/disk0, readOnly: true}]
   volumes: [{name: disk0, image: {reference: "example/tiny-disk:v1", pullPolicy: IfNotPresent}}]
 """)
-    wait_for("uses-image to succeed", lambda: phase(stack, "uses-image") == "Succeeded")
+    wait_for(lambda: phase(stack, "uses-image") == "Succeeded", message="uses-image to succeed")
     logs = stack.kubectl("logs", "uses-image").stdout
     assert "tiny.qcow2" in logs and "read-only" in logs
     unpacked = list((stack.data_dir / "images" / "unpacked").iterdir())
@@ -230,12 +228,11 @@ metadata: {name: long-running}
 spec:
   containers: [{name: main, image: test/sleeper}]
 """)
-    wait_for("long-running", lambda: phase(stack, "long-running") == "Running")
+    wait_for(lambda: phase(stack, "long-running") == "Running", message="long-running")
     pod = stack.get("pod", "long-running")
     assert pod is not None
     pid = int(pod["status"]["containerStatuses"][0]["containerID"].rsplit("/", 1)[1])
-    children = subprocess.run(["pgrep", "-P", str(stack.proc.pid)], capture_output=True, text=True).stdout.split()
-    stack.proc.send_signal(signal.SIGINT)
-    assert stack.proc.wait(60) == 0
+    children = subprocess.run(["pgrep", "-P", str(stack.pid)], capture_output=True, text=True).stdout.split()
+    assert stack.process.stop(signal.SIGINT, grace=60) == 0
     for p in [pid, *map(int, children)]:
         assert not Path(f"/proc/{p}").exists(), f"process {p} outlived virt-local up"

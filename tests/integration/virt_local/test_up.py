@@ -8,17 +8,17 @@ directory stands in for the guest.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.virtlocal import VirtLocal, start_virt_local, wait_for
+from tests.support.virtlocal import VirtLocal, virt_local_up
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 IMAGE = "kubevirt-py/tiny-guest-kernel:latest"
 
 VMI = """
@@ -41,14 +41,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
     (image / "boot").mkdir(parents=True)
     (image / "boot" / "vmlinuz").write_bytes(b"not a kernel: the test driver boots nothing\n")
     (image / "boot" / "initrd.gz").write_bytes(b"")
-    vl = start_virt_local(root / "d", "test")
-    try:
+    with virt_local_up(root / "d", "test") as vl:
         vl.images_import(IMAGE, image, directory=True)
         yield vl
-    finally:
-        left = vl.stop()
-        vl.kill_leftovers(left)
-    assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
 
 
 def _launcher_pods(vl: VirtLocal, vmi: str) -> list[dict[str, object]]:
@@ -57,42 +52,39 @@ def _launcher_pods(vl: VirtLocal, vmi: str) -> list[dict[str, object]]:
 
 def test_vm_runs_and_halts(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", str(REPO / "examples" / "vm-kernelboot.yaml"))
-    wait_for("VMI tiny Running", lambda: stack.phase("vmi", "tiny") == "Running", 60)
-    vm = wait_for("VM tiny printableStatus Running",
-                  lambda: (o := stack.get("vm", "tiny")) and o.get("status", {}).get("printableStatus") == "Running"
-                  and o, 30)
+    wait_for(lambda: stack.phase("vmi", "tiny") == "Running", timeout=60, message="VMI tiny Running")
+    vm = wait_for(lambda: (o := stack.get("vm", "tiny")) and o.get("status", {}).get("printableStatus") == "Running"
+                  and o, timeout=30, message="VM tiny printableStatus Running")
     assert vm["status"]["ready"] is True
     vmi = stack.get("vmi", "tiny")
     assert vmi is not None
     assert vmi["status"]["nodeName"] == "node-1"
     assert vmi["spec"]["domain"]["devices"]["interfaces"] == [{"name": "default", "masquerade": {}}]
-    interfaces = wait_for("VMI tiny's interface status",
-                          lambda: ((stack.get("vmi", "tiny") or {}).get("status") or {}).get("interfaces"), 30)
+    interfaces = wait_for(lambda: ((stack.get("vmi", "tiny") or {}).get("status") or {}).get("interfaces"), timeout=30, message="VMI tiny's interface status")
     launchers = _launcher_pods(stack, "tiny")
     assert [p["status"]["phase"] for p in launchers] == ["Running"]  # type: ignore[index]
     pod_ip = launchers[0]["status"]["podIP"]  # type: ignore[index]
     assert [(i["name"], i["ipAddress"]) for i in interfaces] == [("default", pod_ip)]
 
     stack.kubectl("patch", "vm", "tiny", "--type", "merge", "-p", '{"spec":{"runStrategy":"Halted"}}')
-    wait_for("VMI tiny gone", lambda: stack.get("vmi", "tiny") is None, 60)
-    wait_for("launcher Pod of tiny gone", lambda: not _launcher_pods(stack, "tiny"), 60)
-    wait_for("VM tiny Stopped",
-             lambda: ((stack.get("vm", "tiny") or {}).get("status") or {}).get("printableStatus") == "Stopped", 30)
+    wait_for(lambda: stack.get("vmi", "tiny") is None, timeout=60, message="VMI tiny gone")
+    wait_for(lambda: not _launcher_pods(stack, "tiny"), timeout=60, message="launcher Pod of tiny gone")
+    wait_for(lambda: ((stack.get("vm", "tiny") or {}).get("status") or {}).get("printableStatus") == "Stopped", timeout=30, message="VM tiny Stopped")
     stack.kubectl("delete", "vm", "tiny")
-    wait_for("VM tiny gone", lambda: stack.get("vm", "tiny") is None, 30)
+    wait_for(lambda: stack.get("vm", "tiny") is None, timeout=30, message="VM tiny gone")
 
 
 def test_vmi_deleted_goes_away_with_its_pod(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=VMI)
-    wait_for("VMI plain Running", lambda: stack.phase("vmi", "plain") == "Running", 60)
+    wait_for(lambda: stack.phase("vmi", "plain") == "Running", timeout=60, message="VMI plain Running")
     stack.kubectl("delete", "vmi", "plain")
     assert stack.get("vmi", "plain") is None
-    wait_for("launcher Pod of plain gone", lambda: not _launcher_pods(stack, "plain"), 60)
+    wait_for(lambda: not _launcher_pods(stack, "plain"), timeout=60, message="launcher Pod of plain gone")
 
 
 def test_kubectl_shows_nodes_launcher_pod_and_its_log(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=VMI.replace("name: plain", "name: logged"))
-    wait_for("VMI logged Running", lambda: stack.phase("vmi", "logged") == "Running", 60)
+    wait_for(lambda: stack.phase("vmi", "logged") == "Running", timeout=60, message="VMI logged Running")
     nodes = [line.split() for line in stack.kubectl("get", "nodes").stdout.splitlines()]
     assert nodes[0][:3] == ["NAME", "STATUS", "ROLES"] and nodes[1][:2] == ["node-1", "Ready"]
     pod = _launcher_pods(stack, "logged")[0]["metadata"]["name"]  # type: ignore[index]
@@ -106,9 +98,10 @@ def test_kubectl_shows_nodes_launcher_pod_and_its_log(stack: VirtLocal) -> None:
     def log_lines() -> list[dict[str, object]]:
         out = stack.kubectl("logs", str(pod), "-c", "compute").stdout
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    lines = wait_for("the launcher's Paused line", lambda: (got := log_lines()) and any(
-        str(line["msg"]).startswith("domain default_logged is Paused") for line in got) and got, 30)
+    lines = wait_for(lambda: (got := log_lines()) and any(
+        str(line["msg"]).startswith("domain default_logged is Paused") for line in got) and got, timeout=30,
+        message="the launcher's Paused line")
     assert {line["component"] for line in lines} == {"virt-launcher"}
     assert any(str(line["msg"]).startswith("domain default_logged started") for line in lines)
     stack.kubectl("delete", "vmi", "logged")
-    wait_for("launcher Pod of logged gone", lambda: not _launcher_pods(stack, "logged"), 60)
+    wait_for(lambda: not _launcher_pods(stack, "logged"), timeout=60, message="launcher Pod of logged gone")

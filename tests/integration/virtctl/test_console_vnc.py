@@ -13,9 +13,9 @@ import pty
 from typing import Any
 
 import pytest
-from virtctl_stack import BANNER, RFB_VERSION, VIRTCTL, Stack, fake_guest_sockets, vm_manifest
 
-from tests.support.virtlocal import wait_for
+from tests.support.virtlocal import BANNER, RFB_VERSION, VIRTCTL, VirtLocal, fake_guest_sockets, vm_manifest
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,16 @@ async def read_until(stream: asyncio.StreamReader, marker: bytes, seconds: float
     return data
 
 
-async def started_vmi_uid(stack: Stack, name: str) -> str:
+async def started_vmi_uid(stack: VirtLocal, name: str) -> str:
     """Start VM `name` (Manual) and return its VMI's uid as soon as the VMI exists."""
     await asyncio.to_thread(stack.kubectl, "apply", "-f", "-", input=vm_manifest(name, "Manual"))
     res = await asyncio.to_thread(stack.virtctl, "start", name)
     assert res.returncode == 0, res.stderr
-    vmi: dict[str, Any] = await asyncio.to_thread(wait_for, f"VMI {name}", lambda: stack.get("vmi", name), 60)
+    vmi: dict[str, Any] = await asyncio.to_thread(lambda: wait_for(lambda: stack.get("vmi", name), timeout=60, message=f"VMI {name}"))
     return str(vmi["metadata"]["uid"])
 
 
-async def test_console_streams_bytes_both_ways(stack: Stack) -> None:
+async def test_console_streams_bytes_both_ways(stack: VirtLocal) -> None:
     uid = await started_vmi_uid(stack, "talker")
     received: asyncio.Queue[bytes] = asyncio.Queue()
     servers = await fake_guest_sockets(stack.socket_dir(uid), received)
@@ -70,7 +70,7 @@ async def test_console_streams_bytes_both_ways(stack: Stack) -> None:
             server.close()
 
 
-async def test_console_on_a_terminal_is_raw_and_leaves_on_escape(stack: Stack) -> None:
+async def test_console_on_a_terminal_is_raw_and_leaves_on_escape(stack: VirtLocal) -> None:
     uid = await started_vmi_uid(stack, "typist")
     received: asyncio.Queue[bytes] = asyncio.Queue()
     servers = await fake_guest_sockets(stack.socket_dir(uid), received)
@@ -100,12 +100,11 @@ async def test_console_on_a_terminal_is_raw_and_leaves_on_escape(stack: Stack) -
             server.close()
 
 
-async def test_vnc_proxy_prints_its_port_and_splices_one_viewer(stack: Stack) -> None:
+async def test_vnc_proxy_prints_its_port_and_splices_one_viewer(stack: VirtLocal) -> None:
     uid = await started_vmi_uid(stack, "viewer")
     received: asyncio.Queue[bytes] = asyncio.Queue()
     servers = await fake_guest_sockets(stack.socket_dir(uid), received)
-    await asyncio.to_thread(wait_for, "VMI Running",
-                            lambda: (stack.get("vmi", "viewer") or {}).get("status", {}).get("phase") == "Running", 60)
+    await asyncio.to_thread(lambda: wait_for(lambda: (stack.get("vmi", "viewer") or {}).get("status", {}).get("phase") == "Running", timeout=60, message="VMI Running"))
     proc = await asyncio.create_subprocess_exec(VIRTCTL, "vnc", "viewer", "--proxy-only", env=stack.env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
@@ -130,7 +129,7 @@ async def test_vnc_proxy_prints_its_port_and_splices_one_viewer(stack: Stack) ->
             server.close()
 
 
-async def test_console_of_a_missing_vmi_fails_at_once(stack: Stack) -> None:
+async def test_console_of_a_missing_vmi_fails_at_once(stack: VirtLocal) -> None:
     res = await asyncio.to_thread(stack.virtctl, "console", "nobody", "--timeout", "1", input="")
     assert res.returncode == 1
     assert "Can't connect to websocket (404)" in res.stderr and '"nobody" not found' in res.stderr

@@ -13,9 +13,9 @@ import subprocess
 from typing import Any
 
 import pytest
-from virtctl_stack import VIRTCTL, Stack, condition, vm_manifest
 
-from tests.support.virtlocal import wait_for
+from tests.support.virtlocal import VIRTCTL, VirtLocal, condition, vm_manifest
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -30,22 +30,22 @@ def fails(res: subprocess.CompletedProcess[str], message: str) -> None:
     assert message in res.stderr, res.stderr
 
 
-def running_vmi(stack: Stack, name: str, namespace: str = "default") -> dict[str, Any]:
+def running_vmi(stack: VirtLocal, name: str, namespace: str = "default") -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         vmi = stack.get("vmi", name, namespace)
         return vmi if vmi and vmi.get("status", {}).get("phase") == "Running" else None
-    result: dict[str, Any] = wait_for(f"VMI {name} Running", check, 60)
+    result: dict[str, Any] = wait_for(check, timeout=60, message=f"VMI {name} Running")
     return result
 
 
-def test_version_reports_client_and_server(stack: Stack) -> None:
+def test_version_reports_client_and_server(stack: VirtLocal) -> None:
     out = ok(stack.virtctl("version"))
     assert out.startswith("Client Version: version.Info{GitVersion:\"v")
     assert "Server Version: version.Info{GitVersion:" in out and 'GitTreeState:"clean"' in out
     assert "Server Version" not in ok(stack.virtctl("version", "--client"))
 
 
-def test_manual_vm_lifecycle(stack: Stack) -> None:
+def test_manual_vm_lifecycle(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vm_manifest("manual", "Manual"))
     assert ok(stack.virtctl("start", "manual", "--dry-run")) == "Dry Run execution\nVM manual was scheduled to start\n"
     assert not (stack.get("vm", "manual") or {}).get("status", {}).get("stateChangeRequests")
@@ -57,23 +57,23 @@ def test_manual_vm_lifecycle(stack: Stack) -> None:
 
     ok(stack.virtctl("restart", "manual"))
     uid = first["metadata"]["uid"]
-    wait_for("a new VMI after restart", lambda: (v := stack.get("vmi", "manual")) and v["metadata"]["uid"] != uid
-             and v["status"].get("phase") == "Running", 60)
+    wait_for(lambda: (v := stack.get("vmi", "manual")) and v["metadata"]["uid"] != uid
+             and v["status"].get("phase") == "Running", timeout=60, message="a new VMI after restart")
 
     fails(stack.virtctl("stop", "manual", "--force"), "Must both use --force=true and set --grace-period.")
     assert ok(stack.virtctl("stop", "manual")) == "VM manual was scheduled to stop\n"
-    wait_for("VMI gone after stop", lambda: stack.get("vmi", "manual") is None, 60)
+    wait_for(lambda: stack.get("vmi", "manual") is None, timeout=60, message="VMI gone after stop")
     fails(stack.virtctl("stop", "manual"), "error stopping VirtualMachine ")
 
     ok(stack.virtctl("start", "manual", "--paused"))
-    paused = wait_for("VMI started paused", lambda: condition(stack.get("vmi", "manual"), "Paused") == "True", 60)
+    paused = wait_for(lambda: condition(stack.get("vmi", "manual"), "Paused") == "True", timeout=60, message="VMI started paused")
     assert paused
     assert stack.obj("vmi", "manual")["spec"]["startStrategy"] == "Paused"
     ok(stack.virtctl("stop", "manual", "--force", "--grace-period", "0"))
-    wait_for("VMI gone after force stop", lambda: stack.get("vmi", "manual") is None, 60)
+    wait_for(lambda: stack.get("vmi", "manual") is None, timeout=60, message="VMI gone after force stop")
 
 
-def test_halted_vm_start_sets_always_and_stop_halts_it(stack: Stack) -> None:
+def test_halted_vm_start_sets_always_and_stop_halts_it(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vm_manifest("always", "Halted"))
     fails(stack.virtctl("pause", "vm", "always"), "VirtualMachine always is not set to run")
     ok(stack.virtctl("start", "always", "--dry-run"))
@@ -83,18 +83,18 @@ def test_halted_vm_start_sets_always_and_stop_halts_it(stack: Stack) -> None:
     running_vmi(stack, "always")
     ok(stack.virtctl("stop", "always"))
     assert stack.obj("vm", "always")["spec"]["runStrategy"] == "Halted"
-    wait_for("VMI gone after stop", lambda: stack.get("vmi", "always") is None, 60)
+    wait_for(lambda: stack.get("vmi", "always") is None, timeout=60, message="VMI gone after stop")
 
 
-def test_pause_unpause_soft_reboot_reset(stack: Stack) -> None:
+def test_pause_unpause_soft_reboot_reset(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vm_manifest("pausable", "Always"))
     running_vmi(stack, "pausable")
     assert ok(stack.virtctl("pause", "vm", "pausable")) == "VMI pausable was scheduled to pause\n"
-    wait_for("Paused condition", lambda: condition(stack.get("vmi", "pausable"), "Paused") == "True")
+    wait_for(lambda: condition(stack.get("vmi", "pausable"), "Paused") == "True", message="Paused condition")
     fails(stack.virtctl("pause", "vmi", "pausable"), "VMI is already paused")
     fails(stack.virtctl("soft-reboot", "pausable"), "Error soft rebooting VirtualMachineInstance pausable: ")
     assert ok(stack.virtctl("unpause", "vmi", "pausable")) == "VMI pausable was scheduled to unpause\n"
-    wait_for("Paused condition gone", lambda: condition(stack.get("vmi", "pausable"), "Paused") is None)
+    wait_for(lambda: condition(stack.get("vmi", "pausable"), "Paused") is None, message="Paused condition gone")
     fails(stack.virtctl("unpause", "VM", "pausable"), "VMI is not paused")
     assert ok(stack.virtctl("soft-reboot", "pausable")) == "VMI pausable was scheduled to soft-reboot\n"
     assert ok(stack.virtctl("reset", "pausable")) == "VMI pausable was scheduled to reset\n"
@@ -102,14 +102,14 @@ def test_pause_unpause_soft_reboot_reset(stack: Stack) -> None:
     fails(stack.virtctl("reset", "nothere"), 'virtualmachineinstance.kubevirt.io "nothere" not found')
 
 
-def test_guestosinfo_reports_the_missing_agent(stack: Stack) -> None:
+def test_guestosinfo_reports_the_missing_agent(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vm_manifest("noagent", "Always"))
     running_vmi(stack, "noagent")
     fails(stack.virtctl("guestosinfo", "noagent"), "Error getting guestosinfo of VirtualMachineInstance noagent, ")
     fails(stack.virtctl("guestosinfo", "noagent"), "VMI does not have guest agent connected")
 
 
-def test_migrate_creates_a_migration_and_migrate_cancel_deletes_it(stack: Stack) -> None:
+def test_migrate_creates_a_migration_and_migrate_cancel_deletes_it(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vm_manifest("mover", "Always"))
     running_vmi(stack, "mover")
     ok(stack.virtctl("migrate", "mover", "--dry-run"))
@@ -120,12 +120,12 @@ def test_migrate_creates_a_migration_and_migrate_cancel_deletes_it(stack: Stack)
     assert vmims[0]["metadata"]["generateName"] == "kubevirt-migrate-vm-"
     assert ok(stack.virtctl("migrate-cancel", "mover")) == "VM mover was scheduled to migrate-cancel\n"
     name = vmims[0]["metadata"]["name"]
-    wait_for("migration deleted", lambda: (m := stack.get("vmim", name)) is None
-             or m["metadata"].get("deletionTimestamp"))
+    wait_for(lambda: (m := stack.get("vmim", name)) is None
+             or m["metadata"].get("deletionTimestamp"), message="migration deleted")
     fails(stack.virtctl("migrate", "nosuchvm"), "Error migrating VirtualMachine ")
 
 
-def test_expose_creates_services_selecting_the_vmi(stack: Stack) -> None:
+def test_expose_creates_services_selecting_the_vmi(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=vm_manifest("web", "Always"))
     running_vmi(stack, "web")
     out = ok(stack.virtctl("expose", "vm", "web", "--name", "web-ssh", "--port", "2222", "--target-port", "22",
@@ -153,7 +153,7 @@ def test_expose_creates_services_selecting_the_vmi(stack: Stack) -> None:
     fails(stack.virtctl("expose", "vm", "ghost", "--name", "x", "--port", "1"), "error fetching VirtualMachine: ")
 
 
-def test_create_vm_manifest_applies_and_runs(stack: Stack) -> None:
+def test_create_vm_manifest_applies_and_runs(stack: VirtLocal) -> None:
     manifest = ok(stack.virtctl("create", "vm", "--name", "made", "--run-strategy", "Manual", "--memory", "64Mi",
                                 "--volume-containerdisk", "src:example/disk:1,name:root", "-n", "default"))
     stack.kubectl("apply", "-f", "-", input=manifest)
@@ -164,7 +164,7 @@ def test_create_vm_manifest_applies_and_runs(stack: Stack) -> None:
     assert spec["volumes"] == [{"name": "root", "containerDisk": {"image": "example/disk:1"}}]
 
 
-def test_kubeconfig_flags_and_namespaces(stack: Stack) -> None:
+def test_kubeconfig_flags_and_namespaces(stack: VirtLocal) -> None:
     stack.kubectl("create", "namespace", "team", check=False)
     stack.kubectl("apply", "-f", "-", input=vm_manifest("other", "Halted", namespace="team"))
     env = {k: v for k, v in stack.env.items() if k != "KUBECONFIG"}

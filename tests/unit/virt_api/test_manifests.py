@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFESTS = ROOT / "manifests"
 #: The oldest Kubernetes minor the install targets (image volumes for containerDisks need 1.31+).
 KUBERNETES_VERSION = "1.31"

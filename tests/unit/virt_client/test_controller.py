@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
+from tests.support.wait import wait_for_async
 from virt_client.clock import FakeClock
 from virt_client.controller import DONE, Controller, RequeueAfter, Result
 from virt_client.rate_limiter import ItemExponentialFailureRateLimiter
-
-
-async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    """Poll `cond` (yielding to the loop) until it holds; fail after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        if cond():
-            return
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0)
 
 
 class Script:
@@ -66,13 +56,13 @@ async def test_results(
     ctrl.enqueue_key("ns/a")
     task = asyncio.create_task(ctrl.run())
     try:
-        await until(lambda: len(script.calls) == 1 and ctrl.queue.processing == 0)
+        await wait_for_async(lambda: len(script.calls) == 1 and ctrl.queue.processing == 0, interval=0)
         step = 0.5
         moved = 0.0
         while moved < advance:
             clock.advance(step)
             moved += step
-            await until(lambda: ctrl.queue.processing == 0 and len(ctrl.queue) == 0)
+            await wait_for_async(lambda: ctrl.queue.processing == 0 and len(ctrl.queue) == 0, interval=0)
         assert len(script.calls) == expected_calls
         assert ctrl.queue.num_requeues("ns/a") == expected_requeues
     finally:
@@ -102,11 +92,11 @@ async def test_workers_never_share_a_key_and_bursts_coalesce() -> None:
     task = asyncio.create_task(ctrl.run())
     try:
         ctrl.enqueue_key("ns/a")
-        await until(lambda: calls == ["ns/a"])
+        await wait_for_async(lambda: calls == ["ns/a"], interval=0)
         for _ in range(50):  # a burst while the key is being processed
             ctrl.enqueue({"metadata": {"namespace": "ns", "name": "a"}})
         release.set()
-        await until(lambda: len(calls) == 2 and ctrl.queue.processing == 0)
+        await wait_for_async(lambda: len(calls) == 2 and ctrl.queue.processing == 0, interval=0)
         assert len(ctrl.queue) == 0
         assert not overlap
         assert calls == ["ns/a", "ns/a"], "the burst is processed once, after the running reconcile"

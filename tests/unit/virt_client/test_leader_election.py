@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 
+from tests.support.wait import wait_for_async
 from virt_client.clock import FakeClock
 from virt_client.errors import AlreadyExists, Conflict, NotFound, TransportError
 from virt_client.kube import KubeClient
@@ -61,16 +61,6 @@ def elector(api: FakeLeaseApi, identity: str, clock: FakeClock) -> LeaderElector
     cfg = LeaderElectionConfig(namespace="kubevirt", name="ctl", identity=identity,
                                lease_duration=15, renew_deadline=10, retry_period=2)
     return LeaderElector(cast(KubeClient, api), cfg, clock=clock)
-
-
-async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    """Poll `cond` (yielding to the loop) until it holds; fail after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        if cond():
-            return
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0)
 
 
 async def advance(clock: FakeClock, seconds: float, step: float = 0.5) -> None:
@@ -160,12 +150,39 @@ async def test_losing_the_api_stops_the_leader() -> None:
             cancelled.set()
 
     task = asyncio.create_task(a.run(lead))
-    await until(lambda: a.is_leader)
+    await wait_for_async(lambda: a.is_leader, interval=0)
     await advance(clock, 6)
     assert not task.done()
     api.down = True
     await advance(clock, 12)
-    await until(task.done)
+    await wait_for_async(task.done, interval=0)
     with pytest.raises(LeaderLost):
         task.result()
     assert cancelled.is_set() and not a.is_leader
+
+
+async def test_a_dead_leader_is_replaced_after_the_lease_duration_plus_at_most_one_retry_period() -> None:
+    """client-go semantics: expiry counts from the last change the candidate observed, which it polls
+    every retry period; so the hand-over comes after one lease duration and within one more retry."""
+    api = FakeLeaseApi()
+    clock = FakeClock()
+    a, b = elector(api, "a", clock), elector(api, "b", clock)
+    assert await a.try_acquire_or_renew()
+    killed_at = clock.monotonic()  # a never renews again
+    led_at: list[float] = []
+
+    async def lead() -> None:
+        led_at.append(clock.monotonic())
+        await asyncio.Future()
+
+    task = asyncio.create_task(b.run(lead))
+    try:
+        while not led_at and clock.monotonic() - killed_at < 60:
+            await advance(clock, 0.5, step=0.25)
+        assert led_at, "b never took over"
+        assert 15 <= led_at[0] - killed_at <= 15 + 2, f"hand-over after {led_at[0] - killed_at}s"
+        assert api.holder() == "b"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
+from tests.support.wait import wait_for_async
 from virt_client.clock import FakeClock
 from virt_client.rate_limiter import ItemExponentialFailureRateLimiter
 from virt_client.workqueue import WorkQueue
@@ -22,16 +22,6 @@ def drain(q: WorkQueue[str]) -> list[str]:
         out.append(key)
         q.done(key)
     return out
-
-
-async def until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    """Poll `cond` (yielding to the loop) until it holds; fail after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        if cond():
-            return
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +79,7 @@ async def test_key_is_never_processed_by_two_workers() -> None:
         for i in range(200):
             q.add(f"k{i % 3}")
             await asyncio.sleep(0)
-        await until(lambda: len(q) == 0 and q.processing == 0)
+        await wait_for_async(lambda: len(q) == 0 and q.processing == 0, interval=0)
         q.shut_down()
     assert overlaps == 0
     assert processed >= 3
@@ -156,7 +146,7 @@ async def test_shutdown_wakes_waiters_and_ignores_adds() -> None:
     async with asyncio.TaskGroup() as tg:
         tg.create_task(waiter())
         tg.create_task(waiter())
-        await until(lambda: len(q._waiters) == 2)
+        await wait_for_async(lambda: len(q._waiters) == 2, interval=0)
         q.shut_down()
     assert results == [None, None]
     q.add("a")
@@ -184,7 +174,7 @@ async def test_shutdown_with_drain_waits_for_keys_in_flight() -> None:
 
     async with asyncio.TaskGroup() as tg:
         tg.create_task(drainer())
-        await until(lambda: q.shutting_down)
+        await wait_for_async(lambda: q.shutting_down, interval=0)
         assert not drained.is_set()
         assert key is not None
         q.done(key)
@@ -195,7 +185,7 @@ async def test_cancelled_waiter_does_not_swallow_a_wakeup() -> None:
     q = make_queue()
     first = asyncio.create_task(q.get())
     second = asyncio.create_task(q.get())
-    await until(lambda: len(q._waiters) == 2)
+    await wait_for_async(lambda: len(q._waiters) == 2, interval=0)
     q.add("a")  # wakes `first`...
     first.cancel()  # ...which is cancelled before it runs
     got = await asyncio.wait_for(second, 5)

@@ -16,6 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from tests.support.apiserver import RunningApiServer, start_apiserver
 from tests.support.gadgets import CRD
+from tests.support.wait import wait_for_async
 
 G = ("example.com", "v1", "default", "gadgets")
 
@@ -186,8 +187,7 @@ async def test_kill_9_during_burst_loses_no_acknowledged_write(apiserver: Runnin
             acked.append(name)
             i += 1
     tasks = [asyncio.create_task(writer(n)) for n in range(4)]
-    while len(acked) < 200:
-        await asyncio.sleep(0.01)
+    await wait_for_async(lambda: len(acked) >= 200, interval=0.01, message="200 acknowledged writes")
     await asyncio.to_thread(apiserver.kill)
     await asyncio.gather(*tasks)
     await api.close()

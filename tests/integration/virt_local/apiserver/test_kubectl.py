@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
-import time
 
 import httpx
-
 import pytest
 
 from tests.support.apiserver import RunningApiServer
@@ -66,17 +64,6 @@ metadata:
 spec:
   color: red
 """
-
-
-def wait_for(fn, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.wait import wait_for_async
 from virt_local.podrunner import process
 from virt_local.podrunner.warmstart import WarmStarter
 
@@ -97,10 +98,7 @@ async def test_a_killed_container_reports_128_plus_the_signal(tmp_path: Path, wa
     log = tmp_path / "k.log"
     proc = await process.spawn(spec(tmp_path, {"PROBE_SLEEP": "30"}), tmp_path / "k.json", log, tmp_path / "k.pid",
                                warm)
-    for _ in range(200):
-        if log.exists() and log.read_text():
-            break
-        await asyncio.sleep(0.02)
+    await wait_for_async(lambda: log.exists() and log.read_text(), interval=0.02, message="the probe's first line")
     process.kill_group(proc)
     assert await asyncio.wait_for(process.wait_for_exit(proc), 20) == 128 + signal.SIGKILL
 

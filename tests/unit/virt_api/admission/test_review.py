@@ -13,7 +13,7 @@ from virt_api.admission import mutators, validators
 from virt_api.admission.config import AdmissionConfig
 from virt_api.admission.review import AdmissionRequest, denied, mutated, patch_between
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 CONFIG = AdmissionConfig(kubevirt_users=frozenset({"system:serviceaccount:kubevirt:kubevirt-handler"}))
 HANDLER = "system:serviceaccount:kubevirt:kubevirt-handler"
 NOW = "2026-01-01T00:00:00Z"
