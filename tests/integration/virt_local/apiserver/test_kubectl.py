@@ -127,20 +127,20 @@ def test_patch_merge_and_json(widgets: RunningApiServer) -> None:
 
 def test_watch_sees_update(widgets: RunningApiServer) -> None:
     widgets.kubectl("apply", "-f", "-", input=WIDGET)
-    proc = subprocess.Popen(["kubectl", "--kubeconfig", str(widgets.kubeconfig), "get", "widgets", "-w",
-                             "--output-watch-events"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        header = proc.stdout.readline()
-        assert header.split() == ["EVENT", "NAME", "COLOR", "READY"]
-        first = proc.stdout.readline()
-        assert first.split()[:3] == ["ADDED", "w1", "red"]
-        widgets.kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"color":"green"}}')
-        line = proc.stdout.readline()
-        assert "MODIFIED" in line and "green" in line
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    # The context manager closes the pipes and reaps kubectl after the terminate.
+    with subprocess.Popen(["kubectl", "--kubeconfig", str(widgets.kubeconfig), "get", "widgets", "-w",
+                           "--output-watch-events"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            header = proc.stdout.readline()
+            assert header.split() == ["EVENT", "NAME", "COLOR", "READY"]
+            first = proc.stdout.readline()
+            assert first.split()[:3] == ["ADDED", "w1", "red"]
+            widgets.kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"color":"green"}}')
+            line = proc.stdout.readline()
+            assert "MODIFIED" in line and "green" in line
+        finally:
+            proc.terminate()
 
 
 def test_delete_wait_and_scale(widgets: RunningApiServer) -> None:
