@@ -19,7 +19,6 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -147,5 +146,3 @@ def parse_addresses(values: list[str]) -> dict[str, str]:
     return out
 
 
-def json_or_none(resp: httpx.Response) -> Any:
-    return resp.json() if resp.content else None

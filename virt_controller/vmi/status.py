@@ -29,7 +29,6 @@ from virt_client.api.constants import VirtualMachineInstancePhase as Phase
 from virt_client.api.views import PodView
 
 UNPROCESSED = frozenset({Phase.UNSET, Phase.PENDING})
-BEFORE_RUNNING = frozenset({Phase.UNSET, Phase.PENDING, Phase.SCHEDULING, Phase.SCHEDULED})
 IMAGE_PULL_REASONS = frozenset({ConditionReason.ERR_IMAGE_PULL, ConditionReason.IMAGE_PULL_BACK_OFF})
 POD_FAILED_REASON = "PodFailed"
 POD_NOT_EXISTS_REASON = "PodNotExists"
