@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.support.apiserver import RunningApiServer, api_server
-from tests.support.wait import wait_for_async
 from tests.support.gadgets import CRD, GADGETS
+from tests.support.wait import wait_for_async
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.api.json_patch import is_test_failure

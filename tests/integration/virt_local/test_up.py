@@ -8,6 +8,7 @@ directory stands in for the guest.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
