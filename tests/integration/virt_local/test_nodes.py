@@ -134,7 +134,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: stubborn}
 spec:
-  terminationGracePeriodSeconds: 2
+  terminationGracePeriodSeconds: 20
   containers:
   - name: main
     image: test/sleeper
@@ -146,12 +146,13 @@ spec:
     assert pod is not None
     pid = int(pod["status"]["containerStatuses"][0]["containerID"].rsplit("/", 1)[1])
     stack.kubectl("delete", "pod", "stubborn", "--wait=false")
-    # SIGTERM first: the container says so while the Pod still exists, marked for deletion.
+    # SIGTERM first: the container says so while the Pod still exists, marked for deletion (the grace
+    # period is long enough for the next kubectl to see it even on a loaded machine).
     wait_for(lambda: "got-TERM" in stack.kubectl("logs", "stubborn", check=False).stdout, message="got-TERM in the log")
     terminating = stack.get("pod", "stubborn")
     assert terminating is not None and terminating["metadata"].get("deletionTimestamp")
     # Then SIGKILL after the grace period, then the Pod object goes away.
-    wait_for(lambda: stack.get("pod", "stubborn") is None, message="the Pod to be gone")
+    wait_for(lambda: stack.get("pod", "stubborn") is None, timeout=90, message="the Pod to be gone")
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
