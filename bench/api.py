@@ -25,9 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "integration" / "virt_api"))
 
-from virtapi_stack import start_stack, vm  # noqa: E402
+from tests.support.virt_api import start_virt_api_stack, vm  # noqa: E402
 
 BASE = "/apis/subresources.kubevirt.io/v1/namespaces/demo"
 
@@ -115,7 +114,7 @@ def main() -> None:
     p.add_argument("--virt-api-qps", type=int, default=2000, help="virt-api's client QPS (burst: twice that)")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        stack = start_stack(Path(tmp), extra_args=("--qps", str(a.virt_api_qps), "--burst", str(2 * a.virt_api_qps)))
+        stack = start_virt_api_stack(Path(tmp), extra_args=("--qps", str(a.virt_api_qps), "--burst", str(2 * a.virt_api_qps)))
         try:
             stack.apply(vm("bench1", run_strategy="Halted"))
             asyncio.run(start_stop(stack.api.url, stack.api.ca_file, stack.api.token, a.requests))

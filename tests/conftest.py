@@ -1,4 +1,4 @@
-"""Fixtures shared by every test tier."""
+"""Fixtures shared by every test tier: layer 1 of the test stack (see `tests.support`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.apiserver import RunningApiServer, start_apiserver  # noqa: E402
+from tests.support.apiserver import RunningApiServer, api_server  # noqa: E402
 
 
 @pytest.fixture
 def apiserver(tmp_path: Path) -> Iterator[RunningApiServer]:
-    srv = start_apiserver(tmp_path / "apiserver")
-    try:
+    with api_server(tmp_path / "apiserver") as srv:
         yield srv
-    finally:
-        srv.stop()

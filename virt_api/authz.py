@@ -25,7 +25,6 @@ from .errors import SubresourceError
 
 ALLOWED_RESOURCES = ("virtualmachines", "virtualmachineinstances")
 VERBS = {"GET": "get", "HEAD": "get", "PUT": "update", "POST": "create", "PATCH": "patch", "DELETE": "delete"}
-COLLECTION_VERBS = {"get": "list", "delete": "deletecollection"}
 
 
 def resource_attributes(method: str, path: str) -> dict[str, str] | None:

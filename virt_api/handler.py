@@ -34,7 +34,7 @@ from .errors import BadRequestError, InternalError
 
 HANDLER_ADDRESS_ANNOTATION = "kubevirt.io/virt-handler-address"
 HANDLER_PORT = 8186
-TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 60.0  # a call to a handler, or the opening of a stream to it, on a machine that may be busy
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,16 @@ class HandlerConnector:
     """Finds the handler of a node and talks to it."""
 
     def __init__(self, kube: KubeApi, *, addresses: Mapping[str, str], tls: HandlerTLS,
-                 namespace: str = "kubevirt", transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 namespace: str = "kubevirt", timeout: float = DEFAULT_TIMEOUT,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._kube = kube
         self._addresses = dict(addresses)
         self._tls = tls
         self._namespace = namespace
         self._ssl = tls.context()
+        self._timeout = timeout
         # `transport` replaces the network in unit tests (an ASGI app standing in for the handlers).
-        self._http = httpx.AsyncClient(verify=self._ssl, timeout=TIMEOUT, trust_env=False, transport=transport)
+        self._http = httpx.AsyncClient(verify=self._ssl, timeout=timeout, trust_env=False, transport=transport)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -125,9 +127,11 @@ class HandlerConnector:
         url = f"wss://{address}{self.path(namespace, name, action)}" + (f"?{qs}" if qs else "")
         try:
             return await connect(url, ssl=self._ssl, subprotocols=[STREAM_SUBPROTOCOL],  # type: ignore[list-item]
-                                 open_timeout=TIMEOUT, ping_interval=None, max_size=None,
+                                 open_timeout=self._timeout, ping_interval=None, max_size=None,
                                  server_hostname="virt-handler")
-        except (OSError, ssl.SSLError, TimeoutError) as e:
+        except TimeoutError:
+            raise InternalError(f"error dialing virt-handler at {address}: no handshake within {self._timeout:g}s") from None
+        except (OSError, ssl.SSLError) as e:
             raise InternalError(f"error dialing virt-handler at {address}: {e}") from None
         except Exception as e:  # websockets raises InvalidStatus / InvalidHandshake subclasses
             raise InternalError(f"virt-handler refused the stream: {e}") from None

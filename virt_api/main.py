@@ -69,7 +69,7 @@ async def run(settings: Settings) -> None:
     review_kube = await KubeClient.from_environment(settings.kubeconfig, qps=settings.qps, burst=settings.burst,
                                                     user_agent="virt-api-reviews")
     handlers = HandlerConnector(kube, addresses=settings.handler_addresses, tls=settings.handler_tls,
-                                namespace=settings.namespace)
+                                namespace=settings.namespace, timeout=settings.handler_timeout)
     state = ApiState(kube=kube, handlers=handlers, settings=settings, review_kube=review_kube,
                      server_version=lambda: kube.request("GET", "/version"))
     try:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .handler import DEFAULT_TIMEOUT as DEFAULT_HANDLER_TIMEOUT
 from .handler import HandlerTLS, parse_addresses
 from .review_cache import CacheTTL
 
@@ -31,6 +32,7 @@ class Settings:
     tls_key: Path | None = None
     handler_tls: HandlerTLS = field(default_factory=HandlerTLS)
     handler_addresses: dict[str, str] = field(default_factory=dict)
+    handler_timeout: float = DEFAULT_HANDLER_TIMEOUT
     namespace: str = "kubevirt"
     kubevirt_users: tuple[str, ...] = DEFAULT_KUBEVIRT_USERS
     default_network_interface: str = "masquerade"
@@ -54,6 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--handler-ca", type=Path, help="CA that signs virt-handler serving certificates")
     p.add_argument("--handler-address", action="append", default=[], metavar="NODE=HOST:PORT",
                    help="address of the virt-handler of NODE (repeatable); else Node annotation, else Pod lookup")
+    p.add_argument("--handler-timeout", type=float, default=DEFAULT_HANDLER_TIMEOUT, metavar="SECONDS",
+                   help="how long a call to virt-handler, or opening a console/VNC stream to it, may take")
     p.add_argument("--namespace", default="kubevirt", help="install namespace (virt-handler Pods)")
     p.add_argument("--kubevirt-user", action="append", default=[], metavar="USERNAME",
                    help="a user allowed to change VMI spec/status (repeatable; default: KubeVirt's service accounts)")
@@ -83,7 +87,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     return Settings(
         kubeconfig=a.kubeconfig, address=a.address, port=a.port, tls_cert=a.tls_cert, tls_key=a.tls_key,
         handler_tls=HandlerTLS(a.handler_client_cert, a.handler_client_key, a.handler_ca),
-        handler_addresses=addresses, namespace=a.namespace,
+        handler_addresses=addresses, handler_timeout=max(1.0, a.handler_timeout), namespace=a.namespace,
         kubevirt_users=tuple(a.kubevirt_user) or DEFAULT_KUBEVIRT_USERS,
         default_network_interface=a.default_network_interface, shutdown_delay=max(0.0, a.shutdown_delay),
         qps=a.qps, burst=a.burst, log_level=a.log_level,

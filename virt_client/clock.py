@@ -114,11 +114,6 @@ class FakeClock:
         """Timers scheduled and not yet fired or cancelled (sleepers included)."""
         return sum(1 for t in self._timers if not t.cancelled)
 
-    def next_deadline(self) -> float | None:
-        """Monotonic time of the earliest live timer, if any."""
-        live = [t.deadline for t in self._timers if not t.cancelled]
-        return min(live) if live else None
-
     def advance(self, seconds: float) -> None:
         """Move time forward, firing every timer that falls due on the way."""
         target = self._mono + max(0.0, seconds)

@@ -86,9 +86,6 @@ class Expectations:
         """Forget the key (its object is gone)."""
         self._records.pop(key, None)
 
-    def all_pending_deleted(self) -> None:
-        self._records.clear()
-
 
 class UIDTrackingExpectations:
     """Expectations whose deletions are tracked by the UIDs being deleted."""

@@ -102,11 +102,6 @@ class Informer:
 
     # -- public -------------------------------------------------------------------------------
 
-    @property
-    def last_resource_version(self) -> str:
-        """The resourceVersion the next watch resumes from."""
-        return self._rv
-
     def add_handler(self, handler: EventHandler) -> None:
         """Register callbacks; objects already cached are replayed to it as adds."""
         self._handlers.append(handler)

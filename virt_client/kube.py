@@ -80,10 +80,6 @@ def patch_add(path: str, value: Any) -> dict[str, Any]:
     return {"op": "add", "path": path, "value": value}
 
 
-def patch_remove(path: str) -> dict[str, Any]:
-    return {"op": "remove", "path": path}
-
-
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
 
 

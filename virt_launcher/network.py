@@ -27,8 +27,6 @@ from virt_launcher import vmi_fields as f
 from virt_launcher.errors import InvalidVMI, UnsupportedField
 
 INTERFACE_FIELDS = ("name", "model", "masquerade", "macAddress")
-#: Bindings upstream knows; all but masquerade are refused by name.
-OTHER_BINDINGS = ("bridge", "sriov", "slirp", "macvtap", "passt", "passtBinding", "binding")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 
 

@@ -17,7 +17,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-MODES = ("auto", "kvm", "emulation", "test")
 GUEST_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "kubevirt-py" / "guest"
 PROBE_SECONDS = 40.0
 BOOT_MARKER = b"GUEST-BOOTED"

@@ -36,7 +36,8 @@ def raw_terminal(fd: int) -> Iterator[None]:
 
 async def run(args: argparse.Namespace, session: Session) -> None:
     path = vmi_stream_path(session.namespace(), args.name, "console")
-    ws = await wait_for_stream(lambda: session.open_stream(path), retry_seconds=args.timeout * 60.0)
+    ws = await wait_for_stream(lambda seconds: session.open_stream(path, open_timeout=seconds),
+                               retry_seconds=args.timeout * 60.0)
     stdin_fd = sys.stdin.fileno()
     interactive = os.isatty(stdin_fd)
     if interactive:

@@ -105,7 +105,7 @@ class Session:
         except orjson.JSONDecodeError as e:
             raise TransportError(f"{call.method} {call.path}: undecodable answer: {e}") from e
 
-    async def open_stream(self, path: str, query: str = "", open_timeout: float = 30.0) -> ClientConnection:
+    async def open_stream(self, path: str, query: str = "", open_timeout: float = 60.0) -> ClientConnection:
         """A websocket to `path` on the API server. Rejections raise `websockets.InvalidStatus`."""
         from websockets.asyncio.client import connect  # only streams pay for the import
 

@@ -2,6 +2,9 @@
 
 `wait_for_stream` keeps dialing while the server answers 400 (the VMI exists but is not ready yet),
 once a second, until the timeout, as upstream's `SerialConsole`; any other rejection ends at once.
+Each handshake may take what is left of that timeout, and never less than `OPEN_SECONDS`, so a busy
+machine makes the connection slower, not a failure; a handshake that still does not finish ends the
+command with a message.
 `splice_stdio` copies stdin to the websocket and the websocket to stdout; `splice_tcp` does the same
 for one TCP connection. Both are `virt_client.splice`: they end when either side ends, and close
 the websocket.
@@ -30,6 +33,7 @@ from .errors import CommandError
 
 ESCAPE = 0x1D  # ^]
 CHUNK = 32 * 1024
+OPEN_SECONDS = 60.0  # the least time one websocket handshake is given (TCP, TLS, HTTP upgrade)
 
 
 def rejection_text(error: InvalidStatus) -> str:
@@ -45,21 +49,27 @@ def rejection_text(error: InvalidStatus) -> str:
 
 
 async def wait_for_stream(
-    dial: Callable[[], Awaitable[ClientConnection]], *, retry_seconds: float, interval: float = 1.0,
-    sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+    dial: Callable[[float], Awaitable[ClientConnection]], *, retry_seconds: float, interval: float = 1.0,
+    open_seconds: float = OPEN_SECONDS, sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> ClientConnection:
-    """Dial until it succeeds, retrying only on HTTP 400; `retry_seconds` <= 0 means a single try."""
+    """Dial until it succeeds, retrying only on HTTP 400; `retry_seconds` <= 0 means a single try.
+
+    `dial(open_timeout)` is given the seconds its handshake may take: what is left of `retry_seconds`,
+    at least `open_seconds`.
+    """
     deadline = monotonic() + retry_seconds
     while True:
         try:
-            return await dial()
+            return await dial(max(open_seconds, deadline - monotonic()))
         except InvalidStatus as e:
             if e.response.status_code != 400 or retry_seconds <= 0:
                 raise CommandError(rejection_text(e)) from e
             if monotonic() + interval > deadline:
                 raise CommandError("Timeout trying to connect to the virtual machine instance") from e
-        except (OSError, TimeoutError) as e:
+        except TimeoutError as e:
+            raise CommandError("Can't connect to websocket: the handshake timed out") from e
+        except OSError as e:
             raise CommandError(f"Can't connect to websocket: {e}") from e
         await sleep(interval)
 

@@ -57,7 +57,8 @@ async def run(args: argparse.Namespace, session: Session) -> None:
     path = vmi_stream_path(session.namespace(), args.name, "vnc")
     query = "preserveSession=true" if args.preserve_session else ""
     try:
-        ws = await wait_for_stream(lambda: session.open_stream(path, query), retry_seconds=0)
+        ws = await wait_for_stream(lambda seconds: session.open_stream(path, query, open_timeout=seconds),
+                                   retry_seconds=0)
     except CommandError as e:
         raise CommandError(f"Can't access VMI {args.name}: {e.message}") from e
     accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = \

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.virtlocal import wait_for
+from tests.support.wait import wait_for
 
 
 @dataclass
@@ -35,8 +35,7 @@ class PrivateDisk:
              str(mount), size])
         disk = cls(holder, mount)
         try:
-            wait_for("the private tmpfs to be mounted",
-                     lambda: holder.poll() is not None or disk.path(mount / ".mounted").exists(), 10)
+            wait_for(lambda: holder.poll() is not None or disk.path(mount / ".mounted").exists(), timeout=10, message="the private tmpfs to be mounted")
         except BaseException:
             disk.close()
             raise

@@ -20,7 +20,7 @@ import pytest
 
 from tests.chaos.conftest import ChaosLedger
 from tests.support.apiserver import RunningApiServer, start_apiserver
-from tests.support.virtlocal import wait_for
+from tests.support.wait import wait_for
 
 CMS = "/api/v1/namespaces/default/configmaps"
 WRITERS = 4
@@ -109,7 +109,7 @@ def test_acknowledged_writes_and_told_revisions_survive_kill_9(server: RunningAp
     acknowledged: set[str] = set()
     for round_ in range(KILLS):
         with Burst(server, round_) as burst:
-            wait_for("a burst of acknowledged writes", lambda: len(burst.acknowledged) >= 200, 60)
+            wait_for(lambda: len(burst.acknowledged) >= 200, timeout=60, message="a burst of acknowledged writes")
             server.kill()
             chaos.fault("apiserver kill -9 during writes")
         acknowledged |= burst.acknowledged

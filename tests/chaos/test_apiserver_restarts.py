@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.conftest import ChaosLedger
-from tests.support.virtlocal import VirtLocal, processes_mentioning, start_virt_local, wait_for
+from tests.support.process import processes_mentioning
+from tests.support.virtlocal import VirtLocal, start_virt_local
+from tests.support.wait import wait_for
 
 RESTARTS = 20
 IMAGE = "kubevirt-py/tiny-guest-kernel:latest"
@@ -75,7 +77,7 @@ def create(vl: VirtLocal, manifest: str) -> None:
     def attempt() -> bool:
         res = vl.kubectl("create", "-f", "-", input=manifest, check=False)
         return res.returncode == 0 or "AlreadyExists" in res.stderr
-    wait_for("the create to be answered", attempt, 60, interval=0.5)
+    wait_for(attempt, timeout=60, interval=0.5, message="the create to be answered")
 
 
 def gone(pid: int) -> bool:
@@ -109,12 +111,12 @@ def test_every_pod_starts_and_every_vmi_runs_across_api_server_restarts(stack: V
         if i % 2 == 0:
             vmis.append(f"v{i}")
             create(stack, VMI.format(name=vmis[-1]))
-        pid = wait_for("the API server process", lambda: apiserver_pid(stack), 30)
+        pid = wait_for(lambda: apiserver_pid(stack), timeout=30, message="the API server process")
         sig = signal.SIGKILL if i % 2 == 0 else signal.SIGTERM
         os.kill(pid, sig)
         chaos.fault(f"apiserver {'kill -9' if sig == signal.SIGKILL else 'SIGTERM'}")
-        wait_for("the old API server process to end", functools.partial(gone, pid), 30)
-        wait_for(f"the API server to answer after restart {i + 1}", lambda: api_answers(stack), 60, interval=0.5)
+        wait_for(functools.partial(gone, pid), timeout=30, message="the old API server process to end")
+        wait_for(lambda: api_answers(stack), timeout=60, interval=0.5, message=f"the API server to answer after restart {i + 1}")
     last: dict[str, dict[str, str]] = {}
 
     def all_running() -> bool:
@@ -122,6 +124,6 @@ def test_every_pod_starts_and_every_vmi_runs_across_api_server_restarts(stack: V
         last["vmis"] = not_started(stack, "vmi", vmis, "Running")
         return not last["pods"] and not last["vmis"]
     try:
-        wait_for("every Pod and every VMI Running", all_running, 180, interval=1.0)
+        wait_for(all_running, timeout=180, interval=1.0, message="every Pod and every VMI Running")
     except AssertionError:
         raise AssertionError(f"after {RESTARTS} restarts of the API server, not running: {last}") from None

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.conftest import ChaosLedger
-from tests.support.virtlocal import VirtLocal, processes_mentioning, start_virt_local, wait_for
+from tests.support.process import processes_mentioning
+from tests.support.virtlocal import VirtLocal, start_virt_local
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +51,7 @@ def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path
     try:
         vl.kubectl("apply", "-f", "-", input="---\n".join(
             [pod("dies", dies), pod("kept", kept), pod("orphan", orphan)]))
-        wait_for("the detached children", lambda: running(dies) and running(kept) and running(orphan), 30)
+        wait_for(lambda: running(dies) and running(kept) and running(orphan), timeout=30, message="the detached children")
         orphan_uid = (vl.get("pod", "orphan") or {})["metadata"]["uid"]
         victim = main_pid(vl, "dies")
         vl.proc.kill()  # kill -9 of up: the API server and components die with it, Pods do not
@@ -62,12 +64,11 @@ def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path
         assert all(before.values())
 
         vl = start_virt_local(data, *args)
-        wait_for("what is left of the ended container and of the lost Pod to be killed",
-                 lambda: not running(dies) and not set(running(orphan)) & before[orphan], 30)
+        wait_for(lambda: not running(dies) and not set(running(orphan)) & before[orphan], timeout=30, message="what is left of the ended container and of the lost Pod to be killed")
         assert set(running(kept)) == before[kept], "a running Pod's processes were killed instead of adopted"
-        state = wait_for("dies to be reported terminated", lambda: next(
+        state = wait_for(lambda: next(
             (cs["state"]["terminated"] for cs in ((vl.get("pod", "dies") or {}).get("status") or {}).get(
-                "containerStatuses") or [] if cs["state"].get("terminated")), None), 30)
+                "containerStatuses") or [] if cs["state"].get("terminated")), None), timeout=30, message="dies to be reported terminated")
         assert state["exitCode"] == 137
     finally:
         left = vl.stop()

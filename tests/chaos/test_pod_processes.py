@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 from tests.chaos.conftest import ChaosLedger
-from tests.support.virtlocal import VirtLocal, processes_mentioning, start_virt_local, wait_for
+from tests.support.process import processes_mentioning
+from tests.support.virtlocal import VirtLocal, start_virt_local
+from tests.support.wait import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -78,8 +80,7 @@ def serial_log(stack: VirtLocal, uid: str) -> Path:
 
 def wait_for_boot(stack: VirtLocal, uid: str) -> None:
     log = serial_log(stack, uid)
-    wait_for("GUEST-BOOTED on the console", lambda: log.exists() and "GUEST-BOOTED" in log.read_text(errors="replace"),
-             120)
+    wait_for(lambda: log.exists() and "GUEST-BOOTED" in log.read_text(errors="replace"), timeout=120, message="GUEST-BOOTED on the console")
 
 
 def qemu_of(uid: str) -> dict[int, str]:
@@ -102,7 +103,7 @@ def compute_terminated(stack: VirtLocal, name: str) -> dict[str, Any] | None:
 
 def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal, chaos: ChaosLedger) -> None:
     stack.kubectl("apply", "-f", "-", input=vmi_manifest("victim"))
-    uid = wait_for("VMI victim", lambda: stack.get("vmi", "victim"))["metadata"]["uid"]
+    uid = wait_for(lambda: stack.get("vmi", "victim"), message="VMI victim")["metadata"]["uid"]
     wait_for_boot(stack, uid)
     assert len(qemu_of(uid)) == 1
     pod = launcher_pod(stack, uid)
@@ -111,8 +112,7 @@ def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal, chaos: ChaosLedge
 
     os.kill(launcher, signal.SIGKILL)
     chaos.fault("launcher kill -9")
-    state = wait_for("the launcher's container to be reported terminated",
-                     lambda: compute_terminated(stack, pod["metadata"]["name"]), 30)
+    state = wait_for(lambda: compute_terminated(stack, pod["metadata"]["name"]), timeout=30, message="the launcher's container to be reported terminated")
     assert (state["exitCode"], state["reason"]) == (137, "Error")
     # The container's end is reported once nothing of it runs: no QEMU, no libvirtd.
     left = processes_mentioning([uid])
@@ -123,7 +123,7 @@ def test_kill_9_of_a_launcher_leaves_no_qemu(stack: VirtLocal, chaos: ChaosLedge
 def test_ctrl_c_shuts_the_guest_down_within_its_grace_period_and_leaves_nothing(stack: VirtLocal,
                                                                                chaos: ChaosLedger) -> None:
     stack.kubectl("apply", "-f", "-", input=vmi_manifest("slowstop", "guest.shutdown-delay=10"))
-    uid = wait_for("VMI slowstop", lambda: stack.get("vmi", "slowstop"))["metadata"]["uid"]
+    uid = wait_for(lambda: stack.get("vmi", "slowstop"), message="VMI slowstop")["metadata"]["uid"]
     wait_for_boot(stack, uid)
     assert len(qemu_of(uid)) == 1
 

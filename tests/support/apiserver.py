@@ -1,29 +1,24 @@
-"""Start the embedded API server as a real process for tests and benchmarks.
+"""Layer 1 of the test stack: the embedded API server as a real process.
 
 `start_apiserver(data_dir)` runs `virt-local apiserver` on a free loopback port, waits for its
 `ready <url>` line and returns a handle with the kubeconfig path, URL, admin token and CA file;
 `stop()` (SIGTERM), `kill()` (SIGKILL) and `restart()` keep the same data dir and port.
+`api_server(data_dir)` is the same as a context manager; the layers above (`tests.support.virt_api`,
+`tests.support.controller`, `tests.support.handler_node`) take a running one.
 """
 
 from __future__ import annotations
 
 import os
-import select
-import signal
-import socket
 import subprocess
-import sys
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VENV_BIN = Path(sys.executable).parent
+from tests.support.process import REPO, VENV_BIN, ManagedProcess, free_port, kubectl
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["REPO", "VENV_BIN", "RunningApiServer", "api_server", "free_port", "start_apiserver"]
 
 
 @dataclass
@@ -31,7 +26,7 @@ class RunningApiServer:
     data_dir: Path
     port: int
     extra_args: list[str] = field(default_factory=list)
-    proc: subprocess.Popen[bytes] | None = None
+    process: ManagedProcess | None = None
     url: str = ""
 
     @property
@@ -46,52 +41,34 @@ class RunningApiServer:
     def token(self) -> str:
         return (self.data_dir / "admin.token").read_text().strip()
 
-    def start(self, timeout: float = 30.0) -> None:
-        log = open(self.data_dir / "apiserver.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [os.environ.get("VIRT_LOCAL_BIN", str(VENV_BIN / "virt-local")), "apiserver", "--data-dir", str(self.data_dir), "--port", str(self.port),
-             *self.extra_args],
-            stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        log.close()
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        buf = b""
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if r:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                for line in buf.decode(errors="replace").splitlines():
-                    if line.startswith("ready "):
-                        self.url = line.split(" ", 1)[1].strip()
-                        return
-            if self.proc.poll() is not None:
-                break
-        self.kill()
-        tail = (self.data_dir / "apiserver.log").read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"virt-local apiserver did not become ready: {buf!r}\n{tail}")
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir / "apiserver.log"
+
+    def start(self, timeout: float = 60.0) -> None:
+        binary = os.environ.get("VIRT_LOCAL_BIN", str(VENV_BIN / "virt-local"))
+        self.process = ManagedProcess(
+            [binary, "apiserver", "--data-dir", str(self.data_dir), "--port", str(self.port), *self.extra_args],
+            self.log, pipe_stdout=True).start()
+        line, out = self.process.read_line_starting("ready ", timeout)
+        if line is None:
+            self.kill()
+            raise AssertionError(f"virt-local apiserver did not become ready within {timeout:g}s: {out!r}\n"
+                                 f"{self.process.tail(3000)}")
+        self.url = line.split(" ", 1)[1].strip()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._close()
+        if self.process is not None:
+            self.process.stop()
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._close()
-
-    def _close(self) -> None:
-        if self.proc and self.proc.stdout:
-            self.proc.stdout.close()
+        if self.process is not None:
+            self.process.kill()
 
     def restart(self) -> None:
         self.stop()
@@ -99,12 +76,14 @@ class RunningApiServer:
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        cmd = ["kubectl", "--kubeconfig", str(self.kubeconfig), *args]
-        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout,
-                             env={**os.environ, "KUBECACHEDIR": str(self.data_dir / "kubecache")})
-        if check and res.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
-        return res
+        return kubectl(self.kubeconfig, self.data_dir / "kubecache", *args, input=input, check=check,
+                       timeout=timeout)
+
+    def apply_crds(self, *names: str) -> None:
+        """Apply the KubeVirt CRDs (all of them, or the named files under manifests/crds)."""
+        crds = REPO / "manifests" / "crds"
+        for path in [crds / n for n in names] or [crds]:
+            self.kubectl("apply", "-f", str(path))
 
 
 def start_apiserver(data_dir: Path, *extra_args: str, port: int | None = None) -> RunningApiServer:
@@ -112,3 +91,12 @@ def start_apiserver(data_dir: Path, *extra_args: str, port: int | None = None) -
     srv = RunningApiServer(data_dir, port or free_port(), list(extra_args))
     srv.start()
     return srv
+
+
+@contextmanager
+def api_server(data_dir: Path, *extra_args: str, port: int | None = None) -> Iterator[RunningApiServer]:
+    srv = start_apiserver(data_dir, *extra_args, port=port)
+    try:
+        yield srv
+    finally:
+        srv.stop()

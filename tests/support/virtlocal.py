@@ -1,99 +1,57 @@
-"""A whole `virt-local up` (API server, nodes, virt-api, virt-controller, virt-handler) as a test fixture.
+"""Layer 4 of the test stack: a whole `virt-local up` (API server, nodes, virt-api, virt-controller,
+virt-handler) as a real process.
 
-`start_virt_local(data_dir, hypervisor)` runs the real process and waits for its `ready` line;
-`VirtLocal` drives it with kubectl, reads a VMI's serial console through virt-api's aggregated
-websocket (as `virtctl console` does), and `stop()` sends Ctrl-C (SIGINT) and reports every process it
-left behind: descendants of `up`, and any process whose command line names the data dir or the uid of
-a VMI the test saw (launchers, their libvirtd and QEMU run under `/var/run/kubevirt/sockets/<uid>`).
+`virt_local_up(data_dir, hypervisor)` runs it and waits for its `ready` line; `VirtLocal` drives it
+with kubectl and virtctl (the kubeconfig in the environment, as a user would), reads a VMI's serial
+console through virt-api's aggregated websocket (as `virtctl console` does), and `stop()` sends
+Ctrl-C (SIGINT) and reports every process it left behind: descendants of `up`, and any process whose
+command line names the data dir or the uid of a VMI the test saw (launchers, their libvirtd and QEMU
+run under `/var/run/kubevirt/sockets/<uid>`). The context manager fails the test if any is left.
+
+The libvirt test driver has no serial console or VNC socket, so `fake_guest_sockets` binds stand-ins
+where libvirt would put them (`<node root>/var/run/kubevirt/sockets/<vmi-uid>/{serial0,vnc}`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import select
 import signal
 import ssl
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
-VENV_BIN = Path(sys.executable).parent
+from tests.support.process import (
+    VENV_BIN,
+    ManagedProcess,
+    command_line,
+    descendants,
+    kill_all,
+    kubectl,
+    processes_mentioning,
+)
+from virt_client.unix_sockets import start_unix_server
 
-
-def wait_for(what: str, check: Callable[[], Any], seconds: float = 30.0, interval: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` and the last value."""
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {seconds:.0f}s waiting for {what}; last value: {last!r}")
-
-
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        out.setdefault(ppid, []).append(int(entry.name))
-    return out
-
-
-def descendants(pid: int) -> set[int]:
-    tree = _children()
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def processes_mentioning(needles: Iterable[str]) -> dict[int, str]:
-    """pid → command line of every process whose command line contains one of `needles`."""
-    wanted = [n for n in needles if n]
-    out: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if any(n in cmdline for n in wanted):
-            out[int(entry.name)] = cmdline.strip()
-    return out
-
-
-def command_line(pid: int) -> str:
-    try:
-        return (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")).strip()
-    except OSError:
-        return ""
+VIRTCTL = str(VENV_BIN / "virtctl")
+NODE = "node-1"
+BANNER = b"\r\ntest guest ttyS0\r\nlogin: "
+RFB_VERSION = b"RFB 003.008\n"
 
 
 @dataclass
 class VirtLocal:
     data_dir: Path
-    proc: subprocess.Popen[bytes]
+    process: ManagedProcess
     ready_line: str
     vmi_uids: set[str] = field(default_factory=set)
 
@@ -101,22 +59,36 @@ class VirtLocal:
     def kubeconfig(self) -> Path:
         return self.data_dir / "kubeconfig"
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), *args], input=input,
-                             capture_output=True, text=True, timeout=60,
-                             env={**os.environ, "KUBECACHEDIR": str(self.data_dir / "kubecache")})
-        if check and res.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
-        return res
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        res = self.kubectl("get", kind, name, "-o", "json", check=False)
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of a user of this cluster (KUBECONFIG set)."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.data_dir / "kubecache")}
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return kubectl(self.kubeconfig, self.data_dir / "kubecache", *args, input=input, check=check)
+
+    def virtctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run virtctl (kubeconfig from $KUBECONFIG, as a user would)."""
+        return subprocess.run([VIRTCTL, *args], input=input, capture_output=True, text=True, timeout=120, env=self.env)
+
+    def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        res = self.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
         if res.returncode != 0:
             return None
         obj: dict[str, Any] = json.loads(res.stdout)
         if kind.startswith("vmi") or kind.startswith("virtualmachineinstance"):
             self.vmi_uids.add(obj["metadata"]["uid"])
         return obj
+
+    def obj(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
+        """The object, which must exist."""
+        found = self.get(kind, name, namespace)
+        assert found is not None, f"{kind} {namespace}/{name} not found"
+        return found
 
     def list(self, kind: str, *selector: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = json.loads(self.kubectl("get", kind, *selector, "-o", "json").stdout)["items"]
@@ -132,8 +104,11 @@ class VirtLocal:
 
     def images_import(self, name: str, path: Path, directory: bool) -> None:
         args = [str(VENV_BIN / "virt-local"), "images", "import", name, str(path), "--data-dir", str(self.data_dir)]
-        res = subprocess.run(args + (["--dir"] if directory else []), capture_output=True, text=True, timeout=120)
+        res = subprocess.run(args + (["--dir"] if directory else []), capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, f"virt-local images import failed: {res.stdout}{res.stderr}"
+
+    def socket_dir(self, vmi_uid: str) -> Path:
+        return self.data_dir / "nodes" / NODE / "root" / "var" / "run" / "kubevirt" / "sockets" / vmi_uid
 
     # --- console -------------------------------------------------------------------------
 
@@ -148,89 +123,109 @@ class VirtLocal:
         """Serial console output of `vmi` through virt-api's websocket, up to and including `marker`.
 
         Connects as soon as the stream is available (the server answers 400 until the VMI runs) so that
-        boot output is not missed; fails if the marker does not appear within `seconds`.
+        boot output is not missed. Every step (the handshake included) is bounded by what is left of
+        the `seconds` deadline, never by a shorter fixed timeout, so a slow machine only makes it slower;
+        past the deadline it fails saying what the last attempt ended with and what the console showed.
         """
         server, token, ctx = self._server_and_token()
         url = (server.replace("https://", "wss://") + f"/apis/subresources.kubevirt.io/v1/namespaces/{namespace}"
                f"/virtualmachineinstances/{vmi}/console")
         deadline = time.monotonic() + seconds
         seen = b""
-        while time.monotonic() < deadline:
+        last_error = "no attempt"
+        while (remaining := deadline - time.monotonic()) > 0:
             try:
                 with connect(url, ssl=ctx, subprotocols=["plain.kubevirt.io"],  # type: ignore[list-item]
-                             additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10) as ws:
-                    while time.monotonic() < deadline:
+                             additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=remaining,
+                             close_timeout=1) as ws:
+                    while (remaining := deadline - time.monotonic()) > 0:
                         try:
-                            frame = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+                            frame = ws.recv(timeout=remaining)
                         except TimeoutError:
                             break
                         seen += frame if isinstance(frame, bytes) else frame.encode()
                         if marker.encode() in seen:
                             text = seen.decode(errors="replace")
                             return text[: text.index(marker) + len(marker)]
-            except (InvalidStatus, ConnectionClosed, OSError):
-                time.sleep(0.2)
-        raise AssertionError(f"no {marker!r} on the console of {vmi} within {seconds:.0f}s; got:\n"
-                             f"{seen.decode(errors='replace')[-2000:]}")
+                    last_error = "the stream stayed open without the marker"
+            except InvalidStatus as e:
+                last_error = f"answered {e.response.status_code}"
+            except (InvalidHandshake, ConnectionClosed, OSError) as e:  # TimeoutError is an OSError
+                last_error = f"{type(e).__name__}: {e}"
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        raise AssertionError(f"no {marker!r} on the console of {vmi} within {seconds:g}s (last attempt: "
+                             f"{last_error}); got:\n{seen.decode(errors='replace')[-2000:]}")
 
     # --- stop ----------------------------------------------------------------------------
 
     def stop(self, seconds: float = 90.0) -> dict[int, str]:
         """Ctrl-C `up`, wait for it, and return the processes it left behind (pid → command line)."""
-        tracked = descendants(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(seconds)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        tracked = descendants(self.process.pid)
+        self.process.stop(signal.SIGINT, grace=seconds)
         left = {pid: command_line(pid) for pid in tracked if Path(f"/proc/{pid}").exists()}
         left.update(processes_mentioning([str(self.data_dir), *self.vmi_uids]))
         return {pid: cmd for pid, cmd in left.items() if cmd}
 
-    def kill_leftovers(self, pids: Iterable[int]) -> None:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
-
-def _read_ready(proc: subprocess.Popen[bytes], seconds: float) -> str:
-    assert proc.stdout is not None
-    buf = b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and b"\nready " not in b"\n" + buf:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buf += chunk
-        if proc.poll() is not None:
-            break
-    return buf.decode(errors="replace")
-
-
-def start_virt_local(data_dir: Path, hypervisor: str, *extra: str, seconds: float = 90.0) -> VirtLocal:
-    """`virt-local up` on `data_dir`, returned once it printed `ready` (its stderr goes to `up.log`)."""
+def start_virt_local(data_dir: Path, hypervisor: str, *extra: str, seconds: float = 120.0) -> VirtLocal:
+    """`virt-local up` on `data_dir`, returned once it printed `ready` (its stderr goes to `<dir>-up.log`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir.parent / f"{data_dir.name}-up.log", "wb") as log:
-        proc = subprocess.Popen([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir),
-                                 "--hypervisor", hypervisor, *extra],
-                                stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    out = _read_ready(proc, seconds)
-    if "ready " not in out:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_text = (data_dir.parent / f"{data_dir.name}-up.log").read_text(errors="replace")
-        raise AssertionError(f"virt-local up did not become ready: {out}\n{log_text[-3000:]}")
-    ready = next(line for line in out.splitlines() if line.startswith("ready "))
-    return VirtLocal(data_dir, proc, ready)
+    process = ManagedProcess([str(VENV_BIN / "virt-local"), "up", "--data-dir", str(data_dir),
+                              "--hypervisor", hypervisor, *extra],
+                             data_dir.parent / f"{data_dir.name}-up.log", pipe_stdout=True).start()
+    ready, out = process.read_line_starting("ready ", seconds)
+    if ready is None:
+        process.stop(signal.SIGINT, grace=30.0)
+        raise AssertionError(f"virt-local up did not become ready within {seconds:g}s: {out}\n{process.tail(3000)}")
+    return VirtLocal(data_dir, process, ready)
+
+
+@contextmanager
+def virt_local_up(data_dir: Path, hypervisor: str, *extra: str, seconds: float = 120.0,
+                  stop_seconds: float = 90.0) -> Iterator[VirtLocal]:
+    """The whole stack for the duration of the block; on exit no process of it may be left."""
+    vl = start_virt_local(data_dir, hypervisor, *extra, seconds=seconds)
+    left: dict[int, str] = {}
+    try:
+        yield vl
+    finally:
+        left = vl.stop(stop_seconds)
+        kill_all(left)
+    assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
+
+
+def vm_manifest(name: str, run_strategy: str, namespace: str = "default", labels: dict[str, str] | None = None) -> str:
+    return json.dumps({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"runStrategy": run_strategy, "template": {
+            "metadata": {"labels": labels or {"app": name}},
+            "spec": {"domain": {"devices": {}, "resources": {"requests": {"memory": "64Mi"}}},
+                     "terminationGracePeriodSeconds": 5}}},
+    })
+
+
+def condition(obj: dict[str, Any] | None, kind: str) -> str | None:
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return str(c.get("status"))
+    return None
+
+
+async def fake_guest_sockets(directory: Path, received: asyncio.Queue[bytes]) -> list[asyncio.AbstractServer]:
+    """Serial console (banner, then echo) and VNC (RFB greeting, then echo) sockets in `directory`."""
+
+    def echo_server(greeting: bytes) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(greeting)
+            await writer.drain()
+            while data := await reader.read(1024):
+                await received.put(data)
+                writer.write(data.upper())
+                await writer.drain()
+            writer.close()
+        return on_connect
+
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    return [await start_unix_server(echo_server(BANNER), str(directory / "serial0")),
+            await start_unix_server(echo_server(RFB_VERSION), str(directory / "vnc"))]

@@ -39,7 +39,6 @@ from virt_client.reconcile import ReconcileError
 from virt_controller.errors import Reason
 
 UNPROCESSED = frozenset({Phase.UNSET, Phase.PENDING})
-BEFORE_RUNNING = frozenset({Phase.UNSET, Phase.PENDING, Phase.SCHEDULING, Phase.SCHEDULED})
 IMAGE_PULL_REASONS = frozenset({ConditionReason.ERR_IMAGE_PULL, ConditionReason.IMAGE_PULL_BACK_OFF})
 #: Synchronized=False reasons of this controller's failed passes (cleared by the next pass that succeeds)
 CONTROLLER_FAILURE_REASONS = frozenset(Reason)

@@ -10,7 +10,6 @@ from typing import Any
 
 from .resources import ALL_VERBS, PrinterColumn, ResourceInfo
 
-RO = ("get", "list", "watch")
 CREATE_ONLY = ("create",)
 
 

@@ -54,9 +54,6 @@ class ServerCertificates:
         return server_context(self.dir / "apiserver.crt", self.dir / "apiserver.key",
                               client_ca_file=self.dir / "ca.crt")
 
-    def issue_client(self, cn: str, groups: tuple[str, ...] = ()) -> KeyPair:
-        return issue_certificate(self.ca, cn, organizations=groups, client=True)
-
     def write_kubeconfig(self, url: str, token: str, path: Path | None = None, *, user: str = "admin",
                          namespace: str = "default") -> Path:
         path = path or self.data_dir / "kubeconfig"

@@ -90,10 +90,6 @@ def unsupported_media_type(content_type: str, accepted: str) -> ApiError:
                     f"the body of the request was in an unknown format - accepted media types include: {accepted}")
 
 
-def not_acceptable(accepted: str) -> ApiError:
-    return ApiError(406, "NotAcceptable", f"only the following media types are accepted: {accepted}")
-
-
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}")
 

@@ -20,8 +20,6 @@ from virt_client.expectations import Expectations
 from virt_client.indexer import thaw
 from virt_client.informer import EventHandler
 
-from ..label_match import matches_label_selector
-
 Obj = Mapping[str, Any]
 HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 TERMINAL = ("Succeeded", "Failed")
@@ -40,12 +38,6 @@ def template_hash(template: Obj, collision_count: int = 0) -> str:
 def owned_by(objs: Iterable[Obj], owner: Obj) -> list[Obj]:
     uid = owner["metadata"]["uid"]
     return [o for o in objs if controller_uid(o) == uid]
-
-
-def selects(owner: Obj, obj: Obj) -> bool:
-    selector = (owner.get("spec") or {}).get("selector")
-    return selector is not None and bool(selector) and matches_label_selector(
-        selector, (obj.get("metadata") or {}).get("labels") or {})
 
 
 def pod_from_template(owner: Obj, api_version: str, kind: str, template: Obj, *,

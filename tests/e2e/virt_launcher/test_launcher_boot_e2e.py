@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.launcher import domain_event
+from tests.support.wait import wait_for_async
 from virt_client.launcher_protocol import LauncherClient, LauncherError
 
 CAPABILITIES_CACHE = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "kubevirt-py" / "qemu-capabilities"
@@ -31,12 +33,6 @@ def tiny_vmi(*, kernel_boot: bool, kernel_args: str = "console=ttyS0 quiet panic
     return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
             "metadata": {"name": "tiny", "namespace": "e2e", "uid": "e2e-uid"},
             "spec": {"terminationGracePeriodSeconds": grace, "domain": domain, "volumes": volumes}}
-
-
-def domain_event(kind: str, state: str | None = None, reason: str | None = None) -> Any:
-    return lambda e: (e["type"] == "domain" and e["event"] == kind
-                      and (state is None or e["domain"]["state"] == state)
-                      and (reason is None or e["domain"]["reason"] == reason))
 
 
 def launcher_event(kind: str) -> Any:
@@ -117,10 +113,10 @@ async def test_sigterm_after_a_failed_start_exits_at_once(tmp_path: Path) -> Non
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     client = LauncherClient(str(tmp_path / "l" / "launcher.sock"), timeout=60)
     try:
-        async with asyncio.timeout(30):
-            while not (tmp_path / "l" / "launcher.sock").exists():
-                assert proc.returncode is None, "launcher exited early"
-                await asyncio.sleep(0.05)
+        def ready() -> bool:
+            assert proc.returncode is None, "launcher exited early"
+            return (tmp_path / "l" / "launcher.sock").exists()
+        await wait_for_async(ready, timeout=60, message="the launcher's command socket")
         with pytest.raises(LauncherError) as excinfo:
             await client.sync(tiny_vmi(kernel_boot=True))
         assert "kernel" in str(excinfo.value)

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.virt_launcher.conftest import REPO, Events, RunningLauncher
-from tests.e2e.virt_launcher.test_launcher_boot_e2e import domain_event, tiny_vmi
+from tests.e2e.virt_launcher.test_launcher_boot_e2e import tiny_vmi
+from tests.support.launcher import RunningLauncher, domain_event, notify_socket, running_launcher
+from tests.support.process import REPO
 from virt_client import launcher_protocol as proto
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -86,6 +87,8 @@ async def _reap(proc: asyncio.subprocess.Process, qemu_run_dir: Path) -> None:
         except TimeoutError:
             proc.kill()
             await proc.communicate()
+    else:
+        await proc.communicate()
     _kill_leftover_qemu(qemu_run_dir)
 
 
@@ -109,12 +112,8 @@ async def session_launcher(work: Path, user: pwd.struct_passwd, guest: dict[str,
         d.mkdir()
         os.chown(d, uid, gid)
 
-    events = Events()
-    notify = work / "notify.sock"
-    server = await proto.serve_notify(str(notify), events.add)
-    notify.chmod(0o777)  # the launcher connects as the unprivileged user
     argv = [sys.executable, "-m", "virt_launcher.main", "--dir", str(private), "--hypervisor", "emulation",
-            "--vmi-file", str(work / "vmi.json"), "--notify-socket", str(notify),
+            "--vmi-file", str(work / "vmi.json"), "--notify-socket", str(notify_socket(work)),
             "--kernel-boot-dir", str(kernel_boot), "--capabilities-cache", str(cache)]
     if os.geteuid() == 0:
         argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv]
@@ -124,16 +123,15 @@ async def session_launcher(work: Path, user: pwd.struct_passwd, guest: dict[str,
         if expose:
             argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                     f'set -e; {expose}; exec "$@"', "expose", *argv]
-    proc = await asyncio.create_subprocess_exec(*argv, cwd=str(REPO), env={**ENV, "HOME": str(private)},
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    la = RunningLauncher(proc, private, events)
-    try:
+    qemu_run_dir = private / "libvirt" / "runtime" / "libvirt" / "qemu" / "run"
+
+    async def reap(proc: asyncio.subprocess.Process) -> None:
+        await _reap(proc, qemu_run_dir)
+
+    # The notify socket is world-writable: the launcher connects as the unprivileged user.
+    async with running_launcher(work, argv, private, cwd=REPO, env={**ENV, "HOME": str(private)},
+                                notify_mode=0o777, reap=reap) as la:
         yield la
-    finally:
-        await la.client.close()
-        await _reap(proc, private / "libvirt" / "runtime" / "libvirt" / "qemu" / "run")
-        server.close()
-        await server.wait_closed()
 
 
 def _uid(pid: int) -> int:

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.apiserver import RunningApiServer, start_apiserver
+from tests.support.apiserver import RunningApiServer, api_server
 from tests.support.gadgets import CRD, GADGETS
+from tests.support.wait import wait_for_async
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.api.json_patch import is_test_failure
@@ -38,24 +39,22 @@ def gadget(name: str, size: int = 1) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def shared_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApiServer]:
-    srv = start_apiserver(Path(tmp_path_factory.mktemp("parity")) / "apiserver")
-    try:
+    with api_server(Path(tmp_path_factory.mktemp("parity")) / "apiserver") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 async def _wait_for_gadgets(kube: KubeApi) -> None:
     """A new CRD is served once established; poll until it is."""
     with contextlib.suppress(errors.AlreadyExists):
         await kube.create(r.CRDS, CRD)
-    async with asyncio.timeout(WAIT):
-        while True:
-            try:
-                await kube.list(GADGETS, NS)
-                return
-            except errors.NotFound:
-                await asyncio.sleep(0.05)
+
+    async def served() -> bool:
+        try:
+            await kube.list(GADGETS, NS)
+        except errors.NotFound:
+            return False
+        return True
+    await wait_for_async(served, timeout=WAIT, message="the gadgets CRD to be served")
 
 
 @pytest.fixture(params=["apiserver", "fake"])

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from conftest import HandlerNode, condition
 
+from tests.support.handler_node import HandlerNode, condition
 from virt_client.peer_names import MIGRATION_CLIENT_CN
 from virt_client.tls import KeyPair, client_context, generate_ca, issue_certificate
 

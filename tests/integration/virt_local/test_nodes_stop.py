@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.virtlocal import processes_mentioning, start_virt_local, wait_for
+from tests.support.process import kill_all, processes_mentioning
+from tests.support.virtlocal import start_virt_local
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +35,14 @@ def test_stop_kills_a_terminating_container_that_ignores_sigterm(tmp_path: Path)
                           "--shutdown-grace-period", "3")
     try:
         vl.kubectl("apply", "-f", "-", input=POD)
-        wait_for("Pod stubborn Running", lambda: vl.phase("pod", "stubborn") == "Running", 30)
+        wait_for(lambda: vl.phase("pod", "stubborn") == "Running", timeout=30, message="Pod stubborn Running")
         assert processes_mentioning([str(script)])
         vl.kubectl("delete", "pod", "stubborn", "--wait=false")
-        wait_for("Pod stubborn terminating",
-                 lambda: ((vl.get("pod", "stubborn") or {}).get("metadata") or {}).get("deletionTimestamp"), 30)
+        wait_for(lambda: ((vl.get("pod", "stubborn") or {}).get("metadata") or {}).get("deletionTimestamp"), timeout=30, message="Pod stubborn terminating")
     finally:
         left = vl.stop()
         left.update(processes_mentioning([str(script)]))
-        vl.kill_leftovers(left)
+        kill_all(left)
     assert not left, f"processes left behind: {json.dumps(left, indent=1)}"
 
 

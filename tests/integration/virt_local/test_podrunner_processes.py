@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.virtlocal import VirtLocal, processes_mentioning, start_virt_local, wait_for
+from tests.support.process import processes_mentioning
+from tests.support.virtlocal import VirtLocal, start_virt_local
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -65,9 +67,9 @@ def test_processes_a_container_detached_end_when_its_main_process_exits(stack: V
     stack.kubectl("apply", "-f", "-", input=pod(
         "leaves-a-child", f"setsid {script} & setsid sh -c '{script} &' ; touch {ready}; "
                           f"while [ ! -e {tmp_path}/go ]; do sleep 0.1; done; exit 3"))
-    wait_for("the container to start its detached children", lambda: ready.exists() and len(running(script)) == 2)
+    wait_for(lambda: ready.exists() and len(running(script)) == 2, message="the container to start its detached children")
     (tmp_path / "go").touch()
-    state = wait_for("the container to be reported terminated", lambda: terminated(stack, "leaves-a-child"), 30)
+    state = wait_for(lambda: terminated(stack, "leaves-a-child"), timeout=30, message="the container to be reported terminated")
     assert (state["exitCode"], state["reason"]) == (3, "Error")
     # Its end is reported only once nothing of it runs.
     assert running(script) == {}
@@ -76,7 +78,7 @@ def test_processes_a_container_detached_end_when_its_main_process_exits(stack: V
 def test_deleting_a_pod_kills_the_processes_its_container_detached(stack: VirtLocal, tmp_path: Path) -> None:
     script = detached_child(tmp_path, "deleted")
     stack.kubectl("apply", "-f", "-", input=pod("deleted-with-child", f"setsid {script} & exec sleep 1000"))
-    wait_for("the detached child", lambda: running(script), 30)
+    wait_for(lambda: running(script), timeout=30, message="the detached child")
     stack.kubectl("delete", "pod", "deleted-with-child", "--wait=true", "--timeout=30s")
     assert running(script) == {}
 
@@ -87,7 +89,7 @@ def test_memory_limit_is_enforced_and_reported_as_oom_killed(stack: VirtLocal) -
     hog = "python3 -c 'import time; b = b\"x\" * (512 << 20); time.sleep(60)'"
     stack.kubectl("apply", "-f", "-", input=pod("hog", hog).replace(
         "    command:", "    resources: {limits: {memory: 64Mi}}\n    command:"))
-    state = wait_for("the hog to be terminated", lambda: terminated(stack, "hog"), 30)
+    state = wait_for(lambda: terminated(stack, "hog"), timeout=30, message="the hog to be terminated")
     assert (state["exitCode"], state["reason"]) == (137, "OOMKilled")
     assert stack.phase("pod", "hog") == "Failed"
 
@@ -102,10 +104,10 @@ def test_a_pod_sharing_a_claim_starts_only_once_the_old_pods_processes_are_gone(
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: shared}\n"
         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n---\n"
         + pod("old-user", old, extra=volumes).replace("    command:", mount)))
-    pvc = wait_for("the claim to bind", lambda: (p := stack.get("pvc", "shared")) and
-                   p["status"].get("phase") == "Bound" and p)
+    pvc = wait_for(lambda: (p := stack.get("pvc", "shared")) and
+                   p["status"].get("phase") == "Bound" and p, message="the claim to bind")
     log = stack.data_dir / "volumes" / pvc["spec"]["volumeName"] / "log"
-    wait_for("the old Pod to run", lambda: log.exists() and "old-started" in log.read_text(), 30)
+    wait_for(lambda: log.exists() and "old-started" in log.read_text(), timeout=30, message="the old Pod to run")
     stack.kubectl("delete", "pod", "old-user", "--wait=false")
     stack.kubectl("apply", "-f", "-", input=pod("new-user", "echo new-started >> /pvc/log",
                                                  extra=volumes).replace("    command:", mount))
@@ -114,10 +116,10 @@ def test_a_pod_sharing_a_claim_starts_only_once_the_old_pods_processes_are_gone(
         for cs in ((stack.get("pod", "new-user") or {}).get("status") or {}).get("containerStatuses") or []:
             return str(((cs.get("state") or {}).get("waiting") or {}).get("message") or "")
         return ""
-    message = wait_for("the new Pod to wait for the old one", lambda: "old-user" in waiting_message() and
-                       waiting_message(), 30)
+    message = wait_for(lambda: "old-user" in waiting_message() and
+                       waiting_message(), timeout=30, message="the new Pod to wait for the old one")
     assert 'persistentvolumeclaim "shared" is still used by pod default/old-user' in message
-    wait_for("the new Pod to succeed", lambda: stack.phase("pod", "new-user") == "Succeeded", 30)
+    wait_for(lambda: stack.phase("pod", "new-user") == "Succeeded", timeout=30, message="the new Pod to succeed")
     assert log.read_text().split() == ["old-started", "old-ended", "new-started"]
     stack.kubectl("delete", "pod", "new-user", "--wait=false")
 
@@ -135,7 +137,7 @@ def test_failures_are_warning_events_with_the_kubelets_reasons(stack: VirtLocal)
             "    command:", "    volumeMounts: [{name: cfg, mountPath: /cfg}]\n    command:")
         + "---\n" + pod("crashes", "exit 1", restart="Always")
         + "---\n" + pod("no-command", "true").replace("[sh, -c, \"true\"]", "[/nonexistent/program]")))
-    uid = wait_for("crashes", lambda: stack.get("pod", "crashes"))["metadata"]["uid"]
+    uid = wait_for(lambda: stack.get("pod", "crashes"), message="crashes")["metadata"]["uid"]
     wanted = {
         "no-image": ("Warning", "Failed", 'Failed to pull image "quay.io/nope/missing:1": virt-local runs only'),
         "no-config": ("Warning", "FailedMount",
@@ -144,8 +146,8 @@ def test_failures_are_warning_events_with_the_kubelets_reasons(stack: VirtLocal)
         "no-command": ("Warning", "Failed", "Error: failed to start the container process: "),
     }
     for name, (kind, reason, prefix) in wanted.items():
-        wait_for(f"a {reason} event on {name}", lambda n=name, k=kind, r=reason, p=prefix: [  # type: ignore[misc]
-            e for e in events_of(stack, n) if e[:2] == (k, r) and e[2].startswith(p)], 40)
+        wait_for(lambda n=name, k=kind, r=reason, p=prefix: [  # type: ignore[misc]
+            e for e in events_of(stack, n) if e[:2] == (k, r) and e[2].startswith(p)], timeout=40, message=f"a {reason} event on {name}")
     assert ("Warning", "Failed", "Error: ErrImagePull") in events_of(stack, "no-image")
     stack.kubectl("delete", "pod", "no-image", "no-config", "crashes", "no-command", "--wait=false")
 
@@ -161,7 +163,7 @@ def test_ctrl_c_gives_a_pod_its_grace_period(tmp_path: Path) -> None:
     try:
         vl.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Pod\nmetadata: {name: slow}\nspec:\n"
                    "  terminationGracePeriodSeconds: 20\n  containers: [{name: main, image: test/slow}]\n")
-        wait_for("Pod slow running", lambda: (tmp_path / "running").exists(), 30)
+        wait_for(lambda: (tmp_path / "running").exists(), timeout=30, message="Pod slow running")
     finally:
         left = vl.stop(90)
         left.update(processes_mentioning([str(script)]))

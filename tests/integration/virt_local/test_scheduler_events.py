@@ -5,27 +5,17 @@ is bound without one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.support.apiserver import RunningApiServer
+from tests.support.wait import wait_for_async
 from virt_client.clock import FakeClock
 from virt_client.kube import KubeClient
 from virt_client.resources import EVENTS, NODES, PODS
 from virt_local.scheduler import REPORT_SECONDS, Scheduler
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 @pytest.fixture
@@ -66,7 +56,7 @@ async def test_unschedulable_pod_gets_one_failed_scheduling_event(kube: KubeClie
 
         async def first() -> list[dict[str, Any]]:
             return await scheduling_events(kube, "big")
-        [event] = await wait_for(first, "the FailedScheduling event")
+        [event] = await wait_for_async(first, message="the FailedScheduling event")
         assert (event["type"], event["message"], event["count"]) == (
             "Warning", "0/2 nodes are available: 2 Insufficient memory.", 1)
         assert event["source"] == {"component": "default-scheduler"}
@@ -74,7 +64,7 @@ async def test_unschedulable_pod_gets_one_failed_scheduling_event(kube: KubeClie
 
         async def bound() -> bool:
             return bool(((await kube.get(PODS, "small", "default")).get("spec") or {}).get("nodeName"))
-        await wait_for(bound, "the small Pod to be bound")
+        await wait_for_async(bound, message="the small Pod to be bound")
         assert await scheduling_events(kube, "small") == []
 
         # the next attempt after the interval bumps the same Event
@@ -84,7 +74,7 @@ async def test_unschedulable_pod_gets_one_failed_scheduling_event(kube: KubeClie
         async def bumped() -> list[dict[str, Any]] | None:
             events = await scheduling_events(kube, "big")
             return events if events and events[0]["count"] == 2 else None
-        events = await wait_for(bumped, "the event's count to reach 2")
+        events = await wait_for_async(bumped, message="the event's count to reach 2")
         assert len(events) == 1
     finally:
         task.cancel()

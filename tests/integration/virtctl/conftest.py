@@ -1,4 +1,4 @@
-"""One `virt-local up --hypervisor test` for all virtctl integration tests (started on first use)."""
+"""One whole stack (layer 4, `virt-local up --hypervisor test`) for all virtctl tests, started on first use."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from virtctl_stack import Stack, start_stack
+
+from tests.support.virtlocal import VirtLocal, virt_local_up
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[VirtLocal]:
     # A short data dir keeps the node's unix socket paths readable in failure messages.
-    with tempfile.TemporaryDirectory(prefix="virtctl-") as tmp:
-        s = start_stack(Path(tmp))
-        try:
-            yield s
-        finally:
-            s.stop()
+    with tempfile.TemporaryDirectory(prefix="virtctl-") as tmp, virt_local_up(Path(tmp) / "d", "test") as s:
+        yield s

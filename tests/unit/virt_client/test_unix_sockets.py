@@ -24,7 +24,7 @@ async def test_server_and_client_at_any_path_length(tmp_path: Path, depth: int) 
     assert (len(path) > unix_sockets.SUN_PATH_MAX) == (depth > 1)
     server = await unix_sockets.start_unix_server(_echo, path)
     try:
-        assert Path(path).is_socket()
+        assert await asyncio.to_thread(Path(path).is_socket)
         reader, writer = await unix_sockets.open_unix_connection(path)
         writer.write(b"hello\n")
         assert await reader.readline() == b"hello\n"

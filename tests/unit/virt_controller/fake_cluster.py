@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from tests.support.wait import wait_for_async
 from virt_client import resources as r
 from virt_client.clock import RealClock
 from virt_client.events import EventRecorder
@@ -35,19 +36,6 @@ from virt_controller.vmirs.reconcile import ReplicaSetController
 
 NS = "ns"
 T = TypeVar("T")
-
-
-async def eventually(what: str, check: Callable[[], T | None], seconds: float = 15.0) -> T:
-    """Poll `check` until it returns something truthy; fail saying `what` did not happen in time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if loop.time() >= deadline:
-            raise AssertionError(f"{what}: not within {seconds} s (last value {value!r})")
-        await asyncio.sleep(0.005)
 
 
 class FakeCluster:
@@ -108,7 +96,7 @@ class FakeCluster:
 
     async def caught_up(self) -> None:
         """Wait until every cache holds what the fake stores."""
-        await eventually("the caches to catch up with the fake", self._in_step)
+        await wait_for_async(self._in_step, interval=0.005, message="the caches to catch up with the fake")
 
     async def reconcile(self, reconcile: Callable[[str], Awaitable[Any]], key: str) -> Any:
         """One reconcile of `key` once the caches caught up; its events written."""

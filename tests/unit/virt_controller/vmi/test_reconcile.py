@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.virt_controller.fake_cluster import NS, FakeCluster, eventually
+from tests.support.wait import wait_for_async
+from tests.unit.virt_controller.fake_cluster import NS, FakeCluster
 from virt_client import errors
 from virt_client import resources as r
 from virt_client.kube_fake import FakeKube
@@ -86,7 +87,7 @@ async def test_a_missing_pvc_is_a_condition_and_a_warning_until_it_appears(volum
 
         cluster.start()  # the PVC's arrival requeues the VMI at once
         await kube.create(r.PVCS, pvc("data"))
-        [pod] = await eventually("the launcher Pod", lambda: launchers(kube))
+        [pod] = await wait_for_async(lambda: launchers(kube), interval=0.005, message="the launcher Pod")
     assert pod["spec"]["volumes"][-1]["persistentVolumeClaim"] == {"claimName": "data"}
     stored = kube.stored(r.VMIS, "vm1", NS)
     assert {"Synchronized", "PodScheduled"}.isdisjoint(conditions(stored))
@@ -128,10 +129,10 @@ def vm_always() -> dict[str, Any]:
 async def start_running_vm(kube: FakeKube, cluster: FakeCluster) -> tuple[dict[str, Any], dict[str, Any]]:
     """A VM whose VMI runs on node1 (its Pod bound and running, the handler's Running written)."""
     await kube.create(r.VMS, vm_always())
-    [pod] = await eventually("the first launcher Pod", lambda: launchers(kube))
+    [pod] = await wait_for_async(lambda: launchers(kube), interval=0.005, message="the first launcher Pod")
     await bind_and_run(kube, pod)
-    first = await eventually("the VMI Scheduled", lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
-                             and v["status"].get("phase") == "Scheduled" and v)
+    first = await wait_for_async(lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
+                             and v["status"].get("phase") == "Scheduled" and v, interval=0.005, message="the VMI Scheduled")
     stamps = [*first["status"]["phaseTransitionTimestamps"],
               {"phase": "Running", "phaseTransitionTimestamp": "2026-01-01T00:00:01Z"}]
     await kube.update(r.VMIS, {**first, "status": {**first["status"], "phase": "Running",
@@ -148,25 +149,24 @@ async def test_a_dead_launcher_fails_the_vmi_and_the_vm_starts_a_new_one_after_t
         # the node reports the launcher killed; the Pod is not marked ended yet
         await set_pod_status(kube, name, {"phase": "Running", "containerStatuses": [
             {"name": "compute", "state": {"terminated": {"exitCode": 137, "reason": "Error"}}}]})
-        failed = await eventually("the VMI Failed", lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
-                                  and v["status"].get("phase") == "Failed" and v)
+        failed = await wait_for_async(lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
+                                  and v["status"].get("phase") == "Failed" and v, interval=0.005, message="the VMI Failed")
         assert failed["status"]["reason"] == "Error"
-        warning = await eventually("the Warning Event", lambda: cluster.events("Error"))
+        warning = await wait_for_async(lambda: cluster.events("Error"), interval=0.005, message="the Warning Event")
         assert warning[0]["type"] == "Warning"
         assert "container compute exited with code 137 (Error)" in warning[0]["message"]
         # the Pod is being deleted (the node still stops it): the VMI keeps its finalizer, no second Pod
-        await eventually("the old Pod terminating",
-                         lambda: (p := kube.stored(r.PODS, name, NS)) is not None
-                         and p["metadata"].get("deletionTimestamp"))
+        await wait_for_async(lambda: (p := kube.stored(r.PODS, name, NS)) is not None
+                         and p["metadata"].get("deletionTimestamp"), interval=0.005, message="the old Pod terminating")
         await cluster.caught_up()
         assert [p["metadata"]["name"] for p in launchers(kube)] == [name]
         old = kube.stored(r.VMIS, "vm1", NS)
         assert old is not None and old["metadata"]["uid"] == first["metadata"]["uid"]
         # the node finishes: the Pod goes, then the VMI, then the VM's run strategy starts a new one
         await kube.delete(r.PODS, name, NS, grace_period_seconds=0)
-        second = await eventually("the new VMI", lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
-                                  and v["metadata"]["uid"] != first["metadata"]["uid"] and v)
-        [new_pod] = await eventually("the new launcher Pod", lambda: launchers(kube))
+        second = await wait_for_async(lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
+                                  and v["metadata"]["uid"] != first["metadata"]["uid"] and v, interval=0.005, message="the new VMI")
+        [new_pod] = await wait_for_async(lambda: launchers(kube), interval=0.005, message="the new launcher Pod")
     assert new_pod["metadata"]["labels"]["kubevirt.io/created-by"] == second["metadata"]["uid"]
     pod_writes = [(w.verb, w.name) for w in kube.writes_of(ref=r.PODS) if w.verb in ("create", "delete")]
     assert pod_writes.index(("delete", name)) < pod_writes.index(("create", new_pod["metadata"]["name"]))
@@ -181,11 +181,11 @@ async def test_no_new_launcher_while_an_earlier_vmis_pod_still_runs() -> None:
         # someone removes the old VMI for good while its launcher still runs (a forced deletion)
         await kube.patch(r.VMIS, "vm1", {"metadata": {"finalizers": []}}, NS)
         await kube.delete(r.VMIS, "vm1", NS)
-        second = await eventually("the new VMI", lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
-                                  and v["metadata"]["uid"] != first["metadata"]["uid"] and v)
+        second = await wait_for_async(lambda: (v := kube.stored(r.VMIS, "vm1", NS)) is not None
+                                  and v["metadata"]["uid"] != first["metadata"]["uid"] and v, interval=0.005, message="the new VMI")
         await cluster.caught_up()
         await cluster.vmi.reconcile(KEY)
         assert [p["metadata"]["name"] for p in launchers(kube)] == [name]
         await set_pod_status(kube, name, {"phase": "Failed"})  # the old launcher ended
-        await eventually("the new VMI's launcher", lambda: any(
-            p["metadata"]["labels"]["kubevirt.io/created-by"] == second["metadata"]["uid"] for p in launchers(kube)))
+        await wait_for_async(lambda: any(
+            p["metadata"]["labels"]["kubevirt.io/created-by"] == second["metadata"]["uid"] for p in launchers(kube)), interval=0.005, message="the new VMI's launcher")
