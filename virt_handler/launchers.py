@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from virt_client.clock import Clock
 from virt_client.indexer import thaw
@@ -51,7 +51,7 @@ class _Known:
     unreachable_since: float | None = None
 
 
-def domain_status(info: Mapping[str, Any]) -> DomainStatus | None:
+def domain_status(info: Mapping[str, object]) -> DomainStatus | None:
     """A `domainInfo`/event domain object → DomainStatus (None when the launcher has no domain)."""
     state = info.get("state")
     if not state:
@@ -61,6 +61,20 @@ def domain_status(info: Mapping[str, Any]) -> DomainStatus | None:
     except ValueError:
         parsed = DomainState.NO_STATE
     return DomainStatus(parsed, str(info.get("reason") or "Unknown"), bool(info.get("exists", True)))
+
+
+class Launchers(Protocol):
+    """What the VMI reconciler needs of the launchers on this node (`LauncherRegistry`; a fake in tests)."""
+
+    def has_socket(self, uid: str) -> bool:
+        """The launcher of VMI `uid` has a command socket (it may still not answer)."""
+        ...
+
+    async def observe(self, uid: str) -> Observation: ...
+
+    async def command(self, uid: str, cmd: Command, vmi: Mapping[str, object] | None = None) -> Observation: ...
+
+    async def forget(self, uid: str) -> None: ...
 
 
 class LauncherRegistry:
@@ -104,6 +118,9 @@ class LauncherRegistry:
 
     # -- command socket ---------------------------------------------------------------------------
 
+    def has_socket(self, uid: str) -> bool:
+        return self.settings.launcher_socket(uid).exists()
+
     async def observe(self, uid: str) -> Observation:
         """Ask the launcher for its domain; raise `LauncherPending` while unreachability is unconfirmed."""
         known = self._entry(uid)
@@ -119,7 +136,7 @@ class LauncherRegistry:
                                sync_error=Failure(exc.reason, exc.message))
         return self._answered(known, info)
 
-    def _answered(self, known: _Known, info: Mapping[str, Any]) -> Observation:
+    def _answered(self, known: _Known, info: Mapping[str, object]) -> Observation:
         known.answered = True
         known.unreachable_since = None
         domain = domain_status(info)
@@ -142,7 +159,7 @@ class LauncherRegistry:
             raise LauncherPending(uid)
         return Observation(LauncherState.UNREACHABLE, _final_only(known.domain), known.failure)
 
-    async def command(self, uid: str, cmd: Command, vmi: Mapping[str, Any] | None = None) -> Observation:
+    async def command(self, uid: str, cmd: Command, vmi: Mapping[str, object] | None = None) -> Observation:
         """Send one command; the observation after it. LauncherError/LauncherUnreachable propagate."""
         client = self._client(uid)
         if cmd is Command.SYNC:

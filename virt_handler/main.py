@@ -20,6 +20,7 @@ from virt_client import tls_alerts
 from virt_client.api.constants import MIGRATION_TARGET_NODE_NAME_LABEL, NODE_NAME_LABEL
 from virt_client.clock import RealClock
 from virt_client.controller import Controller
+from virt_client.events import EventRecorder
 from virt_client.informer import Informer
 from virt_client.kube import KubeClient
 from virt_client.metrics import REGISTRY, MetricsServer
@@ -49,8 +50,9 @@ async def run(settings: HandlerSettings) -> None:
                  clock=clock)
         for label in (NODE_NAME_LABEL, MIGRATION_TARGET_NODE_NAME_LABEL))
     launchers = LauncherRegistry(settings, clock)
+    events = EventRecorder(client, component="virt-handler", host=settings.node_name, clock=clock)
     reconciler = VMIReconciler(node_name=settings.node_name, client=client, informers=informers,
-                               launchers=launchers, clock=clock)
+                               launchers=launchers, events=events, clock=clock)
     controller = Controller(name="virt-handler-vmi", reconcile=reconciler.reconcile, workers=settings.workers,
                             informers=informers, clock=clock)
     for informer in informers:
@@ -85,7 +87,8 @@ async def run(settings: HandlerSettings) -> None:
     try:
         await notify.start()
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(notify.serve()), tg.create_task(health.run()), tg.create_task(controller.run())]
+            tasks = [tg.create_task(notify.serve()), tg.create_task(health.run()), tg.create_task(controller.run()),
+                     tg.create_task(events.run())]
             tasks += [tg.create_task(informer.run()) for informer in informers]
             if tls is not None:
                 tasks.append(tg.create_task(server.serve(tls[0])))

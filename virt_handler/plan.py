@@ -1,30 +1,40 @@
 """What to do for one VMI on this node, decided from what was observed. Pure.
 
-`plan(...)` returns the one launcher command to send (sync, ACPI shutdown, kill, or none), whether
-a graceful stop starts now, and when to look again. The reconcile shell performs the command,
-then computes the status with `status.compute_status`.
+`plan(snapshot, now) -> Plan(actions, status, requeue_after)` is the controller contract
+(`virt_client.reconcile`): the actions are the launcher command to send (sync, ACPI shutdown, kill)
+and the bookkeeping of a graceful stop; the status is the VMI status the observation implies (None
+when it is unchanged, or when the VMI is gone from the API); `requeue_after` is when to look again.
+The reconcile shell performs the actions in order and writes the status.
+
+A command answers with the launcher's view of the domain after it, so the shell plans once more on
+that answer and writes that plan's status: a sync that starts the guest reports Running in the same
+reconcile. The second plan's actions are not performed (the next reconcile sees them again).
 
 Rules (reference §3.6, §3.9):
 - A VMI in a final phase is left alone, except that a stray live domain is killed.
-- A VMI being deleted (its VM stopped): ACPI shutdown once, re-checked at least every 5 s, kill once
-  terminationGracePeriodSeconds have passed (0, or a paused guest: kill at once).
+- A VMI being deleted (its VM stopped), or gone from the API while its domain lives: ACPI shutdown
+  once, re-checked at least every 5 s, kill once terminationGracePeriodSeconds have passed since the
+  stop started (0, or a paused guest: kill at once).
 - Otherwise the VMI is synced to its launcher whenever the launcher answers and no final domain
   exists (sync is idempotent, so a restarted handler re-adopts a running domain without restarting it);
   a launcher that has not initialized yet is re-checked after 1 s while the VMI is Scheduled.
+
+Time is the `now` the shell takes from its injected clock; the grace period runs from the `now` at
+which the stop started (`StopStarted.at`, kept in the VMI's record).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from virt_client.api.constants import FINAL_VMI_PHASES
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
-from virt_client.api.objects import is_deleting
+from virt_client.api.times import rfc3339
+from virt_client.api.views.vmi import VirtualMachineInstanceView
+from virt_client.indexer import FrozenDict, thaw
 from virt_client.launcher_protocol import Command, DomainState
-from virt_handler.status import LauncherState, Observation
-from virt_handler.vmi_spec import grace_period
+from virt_client.reconcile import Plan
+from virt_handler.status import LauncherState, Observation, VMIStatus, compute_status
 
 #: how often a graceful stop in progress is re-checked (upstream: at most every 5 s)
 SHUTDOWN_RECHECK_SECONDS = 5.0
@@ -33,54 +43,118 @@ LAUNCHER_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
-class ShutdownState:
-    """A graceful stop the handler started: when (monotonic seconds) and whether ACPI was tried."""
+class StopStarted:
+    """Action: a stop of the guest starts now; `graceful` when it begins with an ACPI shutdown."""
 
-    started: float
+    at: datetime
     graceful: bool
 
 
 @dataclass(frozen=True)
-class Plan:
-    command: Command | None = None
-    start_shutdown: ShutdownState | None = None  # record this graceful stop
-    killed_after_grace: bool = False  # the kill ends a graceful attempt: the VMI fails
-    requeue_after: float | None = None
+class Send:
+    """Action: send one command to the launcher.
+
+    `after_grace`: this kill ends a graceful stop that ran out of time, so the VMI fails.
+    """
+
+    command: Command
+    after_grace: bool = False
 
 
-NOTHING = Plan()
+Action = StopStarted | Send
+HandlerPlan = Plan[Action, VMIStatus]
 
 
-def plan(vmi: Mapping[str, Any], obs: Observation, shutdown: ShutdownState | None, now: float) -> Plan:
-    """The next step for `vmi` given the observation, the graceful stop in progress and the monotonic time."""
-    phase = str((vmi.get("status") or {}).get("phase") or "")
+@dataclass(frozen=True)
+class VMIRecord:
+    """What the handler remembers about one VMI it runs, between reconciles (one record per uid).
+
+    `key` and `grace` outlive the VMI: a VMI deleted from the API with its domain still alive gets its
+    graceful stop from them. `launcher_image` and `pod_ip` come from the launcher Pod, looked up until
+    `pod_known`. `written` is for the shell alone: the resourceVersion its last status write replaced
+    and the object that write returned, read instead of the cache until the cache catches up.
+    """
+
+    uid: str
+    key: str
+    grace: int
+    stop: StopStarted | None = None
+    killed_after_grace: bool = False
+    launcher_image: str = ""
+    pod_ip: str = ""
+    pod_known: bool = False
+    written: tuple[str, FrozenDict] | None = None
+
+    def after(self, actions: tuple[Action, ...]) -> VMIRecord:
+        """The record once `actions` are performed."""
+        record = self
+        for action in actions:
+            if isinstance(action, StopStarted):
+                record = replace(record, stop=action)
+            elif action.after_grace:
+                record = replace(record, killed_after_grace=True)
+        return record
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the shell read for one VMI: the object (None once it left the API), its record, the launcher."""
+
+    vmi: VirtualMachineInstanceView | None
+    record: VMIRecord
+    observation: Observation
+    node_name: str
+
+
+def plan(snapshot: Snapshot, now: datetime) -> HandlerPlan:
+    """The next steps for one VMI, and its status as observed."""
+    actions, requeue_after = _steps(snapshot, now)
+    return Plan(actions, _status(snapshot, now), requeue_after)
+
+
+def _status(snapshot: Snapshot, now: datetime) -> VMIStatus | None:
+    vmi = snapshot.vmi
+    if vmi is None:
+        return None
+    record = snapshot.record
+    obs = replace(snapshot.observation, killed_after_grace=record.killed_after_grace,
+                  launcher_image=record.launcher_image, pod_ip=record.pod_ip)
+    status = compute_status(vmi, obs, node_name=snapshot.node_name, now=rfc3339(now))
+    if status == thaw(vmi.status.raw) or (not vmi.status.raw and not status):
+        return None
+    return status
+
+
+def _steps(snapshot: Snapshot, now: datetime) -> tuple[tuple[Action, ...], float | None]:
+    vmi, record, obs = snapshot.vmi, snapshot.record, snapshot.observation
+    phase = vmi.phase if vmi is not None else Phase.RUNNING
     domain = obs.domain
     alive = domain is not None and domain.alive
-    if phase in FINAL_VMI_PHASES:
-        return Plan(command=Command.KILL) if alive else NOTHING
-    if is_deleting(vmi):
+    if vmi is not None and vmi.is_final:
+        return ((Send(Command.KILL),) if alive else ()), None
+    if vmi is None or vmi.is_deleting:
         if not alive:
-            return NOTHING
+            return (), None
         assert domain is not None
-        grace = grace_period(vmi.get("spec") or {})
-        if shutdown is None:
+        grace = record.grace
+        stop = record.stop
+        if stop is None:
             if grace == 0 or domain.state is DomainState.PAUSED:
-                return Plan(command=Command.KILL, start_shutdown=ShutdownState(now, graceful=False))
-            return Plan(command=Command.SHUTDOWN, start_shutdown=ShutdownState(now, graceful=True),
-                        requeue_after=min(float(grace), SHUTDOWN_RECHECK_SECONDS))
-        remaining = shutdown.started + grace - now
+                return (StopStarted(now, graceful=False), Send(Command.KILL)), None
+            return (StopStarted(now, graceful=True), Send(Command.SHUTDOWN)), \
+                min(float(grace), SHUTDOWN_RECHECK_SECONDS)
+        remaining = grace - (now - stop.at).total_seconds()
         if remaining <= 0:
-            return Plan(command=Command.KILL, killed_after_grace=shutdown.graceful,
-                        requeue_after=SHUTDOWN_RECHECK_SECONDS)
-        return Plan(requeue_after=min(remaining, SHUTDOWN_RECHECK_SECONDS))
+            return (Send(Command.KILL, after_grace=stop.graceful),), SHUTDOWN_RECHECK_SECONDS
+        return (), min(remaining, SHUTDOWN_RECHECK_SECONDS)
     if obs.launcher is LauncherState.ABSENT:
-        return Plan(requeue_after=LAUNCHER_WAIT_SECONDS) if phase in ("", Phase.SCHEDULED) else NOTHING
+        return (), (LAUNCHER_WAIT_SECONDS if phase in (Phase.UNSET, Phase.SCHEDULED) else None)
     if obs.launcher is LauncherState.UNREACHABLE:
-        return NOTHING
+        return (), None
     if domain is not None and domain.final:
-        return NOTHING
+        return (), None
     if obs.launcher_failure is not None:
-        return NOTHING
-    if phase == Phase.SCHEDULED or alive:
-        return Plan(command=Command.SYNC)
-    return NOTHING
+        return (), None
+    if phase is Phase.SCHEDULED or alive:
+        return (Send(Command.SYNC),), None
+    return (), None

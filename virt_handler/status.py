@@ -13,18 +13,22 @@ phaseTransitionTimestamps entry; a final phase is never left.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from virt_client.api.conditions import condition_status, remove_condition, set_condition
-from virt_client.api.constants import FINAL_VMI_PHASES, ConditionReason
+from virt_client.api.constants import FINAL_VMI_PHASES, LAUNCHER_COMPUTE_CONTAINER, ConditionReason
 from virt_client.api.constants import VirtualMachineInstanceConditionType as Cond
 from virt_client.api.constants import VirtualMachineInstancePhase as Phase
+from virt_client.api.views.core import PodView
+from virt_client.api.views.vmi import VirtualMachineInstanceSpecView, VirtualMachineInstanceView
 from virt_client.indexer import thaw
 from virt_client.launcher_protocol import DomainState
 from virt_handler.vmi_spec import live_migratable, migration_method, qos_class
+
+#: a VMI status (or a part of one) as written: plain JSON
+VMIStatus = dict[str, Any]
 
 
 class LauncherState(StrEnum):
@@ -46,6 +50,7 @@ class Reason(StrEnum):
     DOMAIN_FAILED = "DomainFailed"
     SYNC_FAILED = "SyncFailed"
     GUEST_NOT_RUNNING = "GuestNotRunning"
+    LAUNCHER_EXITED = "LauncherExited"
 
 
 @dataclass(frozen=True)
@@ -125,27 +130,44 @@ def _phase_without_domain(current: Phase, obs: Observation) -> tuple[str, Failur
     return current, None
 
 
-def pod_interfaces(spec: Mapping[str, Any], pod_ip: str) -> list[dict[str, Any]]:
+def launcher_exit(pod: PodView) -> Failure | None:
+    """Why the launcher of this Pod is gone for good: its compute container terminated, or the Pod ended.
+
+    None while the launcher may still run (waiting, running, or no status yet). Launcher Pods never
+    restart their containers, so a terminated compute container is final.
+    """
+    for container in pod.status.container_statuses:
+        if container.name == LAUNCHER_COMPUTE_CONTAINER and (ended := container.state.terminated) is not None:
+            detail = f": {ended.message}" if ended.message else ""
+            return Failure(Reason.LAUNCHER_EXITED, f"the launcher exited ({ended.reason or 'Terminated'}, "
+                                                   f"exit code {ended.exit_code}){detail}")
+    if pod.phase in ("Failed", "Succeeded"):
+        detail = f" ({pod.status.reason})" if pod.status.reason else ""
+        return Failure(Reason.LAUNCHER_EXITED, f"the launcher Pod {pod.name} is {pod.phase}{detail}")
+    return None
+
+
+def pod_interfaces(spec: VirtualMachineInstanceSpecView, pod_ip: str) -> list[VMIStatus]:
     """`status.interfaces` for the pod-network interfaces: as upstream without a guest agent, the VMI is
     reported at the Pod's IP (masquerade NATs it to the guest); the MAC when the spec sets one."""
-    pod_networks = {n.get("name") for n in spec.get("networks") or () if isinstance(n, Mapping) and "pod" in n}
-    out: list[dict[str, Any]] = []
-    for iface in ((spec.get("domain") or {}).get("devices") or {}).get("interfaces") or ():
-        if not isinstance(iface, Mapping) or iface.get("name") not in pod_networks:
+    pod_networks = {n.name for n in spec.networks if n.pod is not None}
+    out: list[VMIStatus] = []
+    for iface in spec.domain.devices.interfaces:
+        if iface.name not in pod_networks:
             continue
-        entry: dict[str, Any] = {"name": iface["name"], "ipAddress": pod_ip, "ipAddresses": [pod_ip],
-                                 "infoSource": "domain", "queueCount": 1}
-        if iface.get("macAddress"):
-            entry["mac"] = str(iface["macAddress"]).replace("-", ":").lower()
+        entry: VMIStatus = {"name": iface.name, "ipAddress": pod_ip, "ipAddresses": [pod_ip],
+                            "infoSource": "domain", "queueCount": 1}
+        if iface.mac_address:
+            entry["mac"] = iface.mac_address.replace("-", ":").lower()
         out.append(entry)
     return out
 
 
-def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, now: str) -> dict[str, Any]:
+def compute_status(vmi: VirtualMachineInstanceView, obs: Observation, *, node_name: str, now: str) -> VMIStatus:
     """The VMI status after this observation (a fresh dict; equal to the old one when nothing changed)."""
-    old: dict[str, Any] = thaw(vmi.get("status") or {})
+    old: VMIStatus = thaw(vmi.status.raw)
     status = copy.deepcopy(old)
-    spec: Mapping[str, Any] = vmi.get("spec") or {}
+    spec = vmi.spec
     phase, failure = phase_for(str(old.get("phase") or ""), obs)
     if phase != (old.get("phase") or ""):
         status["phase"] = str(phase)
@@ -153,7 +175,7 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
         stamps.append({"phase": str(phase), "phaseTransitionTimestamp": now})
     if failure is not None and phase == Phase.FAILED and phase != old.get("phase"):
         status["reason"] = str(failure.reason)
-    conditions: list[dict[str, Any]] = status.get("conditions") or []
+    conditions: list[VMIStatus] = status.get("conditions") or []
     if phase in (Phase.SCHEDULED, Phase.RUNNING) and not status.get("nodeName"):
         status["nodeName"] = node_name
     d = obs.domain
@@ -163,7 +185,7 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
         qos = qos_class(spec)
         if not status.get("qosClass"):
             status["qosClass"] = qos
-        machine = ((spec.get("domain") or {}).get("machine") or {}).get("type")
+        machine = spec.domain.machine.get("type")
         if machine and not status.get("machine"):
             status["machine"] = {"type": str(machine)}
         if obs.launcher_image and not status.get("launcherContainerImageVersion"):
@@ -172,7 +194,7 @@ def compute_status(vmi: Mapping[str, Any], obs: Observation, *, node_name: str, 
             interfaces = pod_interfaces(spec, obs.pod_ip)
             if interfaces:
                 status["interfaces"] = interfaces
-        ok, reason, message = live_migratable(spec, (vmi.get("metadata") or {}).get("annotations"))
+        ok, reason, message = live_migratable(spec, vmi.annotations)
         conditions = set_condition(conditions, Cond.LIVE_MIGRATABLE, condition_status(ok), now, reason, message)
     paused_by_user = running and d is not None and d.state is DomainState.PAUSED and d.reason == "User"
     if paused_by_user:

@@ -6,18 +6,26 @@ from typing import Any
 
 import pytest
 
+from virt_client.api.views.core import PodView
+from virt_client.api.views.vmi import VirtualMachineInstanceView
 from virt_client.launcher_protocol import DomainState as S
 from virt_handler.status import (
     DomainStatus,
     Failure,
     LauncherState,
     Observation,
+    VMIStatus,
     compute_status,
+    launcher_exit,
     phase_for,
 )
 
 L = LauncherState
 NOW = "2024-01-01T00:00:10Z"
+
+
+def status_of(the_vmi: dict[str, Any], observation: Observation, *, node_name: str, now: str) -> VMIStatus:
+    return compute_status(VirtualMachineInstanceView(the_vmi), observation, node_name=node_name, now=now)
 
 
 def obs(launcher: LauncherState = L.DOMAIN, state: S | None = None, reason: str = "Unknown", *,
@@ -95,13 +103,13 @@ def cond(status: dict[str, Any], ctype: str) -> dict[str, Any] | None:
 def test_running_vmi_reports_its_pod_interfaces_at_the_pod_ip(spec: dict[str, Any], expected: Any) -> None:
     before = vmi("Scheduled")
     before["spec"] = {**before["spec"], **spec, "domain": {**before["spec"].get("domain", {}), **spec["domain"]}}
-    status = compute_status(before, obs(L.DOMAIN, S.RUNNING, "Booted", pod_ip="10.0.0.7"), node_name="n1", now=NOW)
+    status = status_of(before, obs(L.DOMAIN, S.RUNNING, "Booted", pod_ip="10.0.0.7"), node_name="n1", now=NOW)
     assert status.get("interfaces") == expected
 
 
 def test_scheduled_to_running_sets_the_running_fields() -> None:
     before = vmi("Scheduled")
-    status = compute_status(before, obs(L.DOMAIN, S.RUNNING, "Booted", launcher_image="img:v1"), node_name="n1", now=NOW)
+    status = status_of(before, obs(L.DOMAIN, S.RUNNING, "Booted", launcher_image="img:v1"), node_name="n1", now=NOW)
     assert status["phase"] == "Running"
     assert status["phaseTransitionTimestamps"] == [{"phase": "Running", "phaseTransitionTimestamp": NOW}]
     assert status["nodeName"] == "n1"
@@ -116,8 +124,8 @@ def test_scheduled_to_running_sets_the_running_fields() -> None:
 
 
 def test_status_is_stable_when_nothing_changes() -> None:
-    first = compute_status(vmi("Scheduled"), obs(L.DOMAIN, S.RUNNING, "Booted"), node_name="n1", now=NOW)
-    again = compute_status({**vmi(), "status": first}, obs(L.DOMAIN, S.RUNNING, "Booted"), node_name="n1",
+    first = status_of(vmi("Scheduled"), obs(L.DOMAIN, S.RUNNING, "Booted"), node_name="n1", now=NOW)
+    again = status_of({**vmi(), "status": first}, obs(L.DOMAIN, S.RUNNING, "Booted"), node_name="n1",
                            now="2024-01-01T00:09:00Z")
     assert again == first
 
@@ -125,32 +133,55 @@ def test_status_is_stable_when_nothing_changes() -> None:
 @pytest.mark.parametrize(("reason", "paused"), [("User", True), ("IOError", False), ("Migration", False)],
                          ids=["user", "io-error", "migration"])
 def test_paused_condition(reason: str, paused: bool) -> None:
-    status = compute_status(vmi("Running"), obs(L.DOMAIN, S.PAUSED, reason), node_name="n1", now=NOW)
+    status = status_of(vmi("Running"), obs(L.DOMAIN, S.PAUSED, reason), node_name="n1", now=NOW)
     c = cond(status, "Paused")
     assert (c is not None) == paused
     if c is not None:
         assert (c["status"], c["reason"]) == ("True", "PausedByUser")
         assert cond(status, "Ready")["status"] == "False"  # type: ignore[index]
-    unpaused = compute_status({**vmi(), "status": status}, obs(L.DOMAIN, S.RUNNING, "Unpaused"), node_name="n1", now=NOW)
+    unpaused = status_of({**vmi(), "status": status}, obs(L.DOMAIN, S.RUNNING, "Unpaused"), node_name="n1", now=NOW)
     assert cond(unpaused, "Paused") is None
     assert cond(unpaused, "Ready")["status"] == "True"  # type: ignore[index]
 
 
 def test_sync_failure_sets_synchronized_false_and_success_clears_it() -> None:
-    failed = compute_status(vmi("Scheduled"), obs(L.READY, sync_error=Failure("InvalidVMI", "bad disk")),
+    failed = status_of(vmi("Scheduled"), obs(L.READY, sync_error=Failure("InvalidVMI", "bad disk")),
                             node_name="n1", now=NOW)
     c = cond(failed, "Synchronized")
     assert c is not None and (c["status"], c["reason"], c["message"]) == ("False", "InvalidVMI", "bad disk")
     assert failed["phase"] == "Scheduled"
-    ok = compute_status({**vmi(), "status": failed}, obs(L.DOMAIN, S.RUNNING, "Booted"), node_name="n1", now=NOW)
+    ok = status_of({**vmi(), "status": failed}, obs(L.DOMAIN, S.RUNNING, "Booted"), node_name="n1", now=NOW)
     assert cond(ok, "Synchronized") is None
 
 
 def test_failed_phase_records_reason_and_is_final() -> None:
-    failed = compute_status(vmi("Running"), obs(L.UNREACHABLE), node_name="n1", now=NOW)
+    failed = status_of(vmi("Running"), obs(L.UNREACHABLE), node_name="n1", now=NOW)
     assert (failed["phase"], failed["reason"]) == ("Failed", "LauncherUnresponsive")
     assert cond(failed, "Ready")["status"] == "False"  # type: ignore[index]
-    later = compute_status({**vmi(), "status": failed}, obs(L.DOMAIN, S.RUNNING), node_name="n1", now=NOW)
+    later = status_of({**vmi(), "status": failed}, obs(L.DOMAIN, S.RUNNING), node_name="n1", now=NOW)
     assert later["phase"] == "Failed"
 
 
+
+
+def pod(phase: str = "Running", compute: dict[str, Any] | None = None, reason: str = "") -> dict[str, Any]:
+    statuses = [{"name": "compute", "state": compute}] if compute is not None else []
+    return {"metadata": {"name": "virt-launcher-v-abcde", "namespace": "ns"},
+            "status": {"phase": phase, "reason": reason, "containerStatuses": statuses}}
+
+
+@pytest.mark.parametrize(("the_pod", "message"), [
+    (pod("Pending"), None),
+    (pod("Running", {"running": {"startedAt": NOW}}), None),
+    (pod("Running", {"waiting": {"reason": "ContainerCreating"}}), None),
+    (pod("Running", {"terminated": {"exitCode": 137, "reason": "Error"}}), "the launcher exited (Error, exit code 137)"),
+    (pod("Failed", {"terminated": {"exitCode": 1, "reason": "Error", "message": "libvirtd did not start"}}),
+     "the launcher exited (Error, exit code 1): libvirtd did not start"),
+    (pod("Succeeded", {"terminated": {"exitCode": 0}}), "the launcher exited (Terminated, exit code 0)"),
+    (pod("Failed", reason="Evicted"), "the launcher Pod virt-launcher-v-abcde is Failed (Evicted)"),
+], ids=["pending", "running", "waiting", "killed", "failed-with-message", "exited-zero", "evicted"])
+def test_launcher_exit_reads_the_compute_container(the_pod: dict[str, Any], message: str | None) -> None:
+    failure = launcher_exit(PodView(the_pod))
+    assert (failure.message if failure is not None else None) == message
+    if failure is not None:
+        assert failure.reason == "LauncherExited"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from virt_client.api.views.vmi import VirtualMachineInstanceSpecView as Spec
 from virt_handler.vmi_spec import grace_period, live_migratable, migration_method, qos_class
 
 
@@ -43,7 +44,7 @@ MIGRATABLE = [
                          ids=[c[0] for c in MIGRATABLE])
 def test_live_migratable(the_spec: dict[str, Any], annotations: dict[str, str] | None,
                          expected: tuple[bool, str]) -> None:
-    ok, reason, message = live_migratable(the_spec, annotations)
+    ok, reason, message = live_migratable(Spec(the_spec), annotations)
     assert (ok, reason) == expected
     assert bool(message) == (not ok)
 
@@ -55,7 +56,7 @@ def test_live_migratable(the_spec: dict[str, Any], annotations: dict[str, str] |
     ([{"name": "e", "emptyDisk": {"capacity": "1Gi"}}], "BlockMigration"),
 ], ids=["none", "pvc", "container-disk", "empty-disk"])
 def test_migration_method(volumes: list[dict[str, Any]], method: str) -> None:
-    assert migration_method(spec(volumes=volumes)) == method
+    assert migration_method(Spec(spec(volumes=volumes))) == method
 
 
 @pytest.mark.parametrize(("resources", "qos"), [
@@ -67,11 +68,11 @@ def test_migration_method(volumes: list[dict[str, Any]], method: str) -> None:
     ({"limits": {"memory": "1Gi"}}, "Burstable"),
 ], ids=["none", "requests", "limits", "equal", "cpu-differs", "memory-only"])
 def test_qos_class(resources: dict[str, Any], qos: str) -> None:
-    assert qos_class({"domain": {"resources": resources}}) == qos
+    assert qos_class(Spec({"domain": {"resources": resources}})) == qos
 
 
 @pytest.mark.parametrize(("value", "seconds"), [(None, 30), (0, 0), (5, 5), (-3, 0), ("x", 30)],
                          ids=["default", "zero", "five", "negative", "garbage"])
 def test_grace_period(value: Any, seconds: int) -> None:
     s = {} if value is None else {"terminationGracePeriodSeconds": value}
-    assert grace_period(s) == seconds
+    assert grace_period(Spec(s)) == seconds
