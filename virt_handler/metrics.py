@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from virt_client.api.views.vmi import VirtualMachineInstanceView
 from virt_client.metrics import REGISTRY
 
 SYNC_SECONDS = Histogram(
@@ -29,14 +29,14 @@ SYNC_ERRORS = Counter(
 class PhaseCollector(Collector):
     """Counts the VMIs of `objects()` per status.phase at scrape time."""
 
-    def __init__(self, node_name: str, objects: Callable[[], Iterable[Mapping[str, Any]]]) -> None:
+    def __init__(self, node_name: str, objects: Callable[[], Iterable[Mapping[str, object]]]) -> None:
         self.node_name = node_name
         self.objects = objects
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("kubevirt_vmi_phase_count", "VMIs on this node per phase.",
                                    labels=["node", "phase"])
-        tally = Tally(str((vmi.get("status") or {}).get("phase") or "") for vmi in self.objects())
+        tally = Tally(str(VirtualMachineInstanceView(vmi).phase) for vmi in self.objects())
         for phase, count in sorted(tally.items()):
             family.add_metric([self.node_name, phase], count)
         yield family

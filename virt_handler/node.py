@@ -18,14 +18,13 @@ import logging
 import os
 import random
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from virt_client.api.constants import HEARTBEAT_ANNOTATION, SCHEDULABLE_NODE_LABEL
 from virt_client.api.times import rfc3339
 from virt_client.api.views import NodeView
 from virt_client.clock import Clock
 from virt_client.errors import ApiError, TransportError
-from virt_client.kube import KubeClient
+from virt_client.kube_api import KubeApi
 from virt_client.resources import NODES
 from virt_handler.settings import HandlerSettings, Hypervisor
 
@@ -59,14 +58,14 @@ def device_resources(hypervisor: Hypervisor, *, kvm_works: bool, capacity: int) 
             DEVICE_VHOST_VSOCK: str(capacity)}
 
 
-def resources_differ(node: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
+def resources_differ(node: Mapping[str, object], wanted: Mapping[str, str]) -> bool:
     status = NodeView(node).status
     return any(resources.get(name) != value
                for resources in (status.capacity, status.allocatable) for name, value in wanted.items())
 
 
 class NodeAgent:
-    def __init__(self, settings: HandlerSettings, client: KubeClient, clock: Clock,
+    def __init__(self, settings: HandlerSettings, client: KubeApi, clock: Clock,
                  healthy: Callable[[], bool], kvm_works: bool | None = None) -> None:
         self.settings = settings
         self.client = client

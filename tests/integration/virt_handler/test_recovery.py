@@ -1,6 +1,6 @@
 """virt-handler facing failures: a VMI the launcher refuses is reported not Synchronized, a launcher
 killed with SIGKILL fails its VMI with a reason, and a handler restart re-adopts a running domain
-without restarting it."""
+without restarting it; a launcher Pod that ended fails its VMI with LauncherExited."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from tests.support.handler_node import NODE, HandlerNode, condition
 from tests.support.wait import wait_for_async
 from virt_client.launcher_protocol import LauncherClient
-from virt_client.resources import NODES
+from virt_client.resources import NODES, PODS
 
 pytestmark = pytest.mark.slow
 
@@ -90,3 +90,27 @@ async def test_refused_sync_is_reported(handler_node: HandlerNode) -> None:
     assert 'kubevirt_virt_handler_sync_errors_total{reason="InvalidVMI"}' in metrics
     await node.delete_vmi("arm")
     await node.release_vmi("arm")
+
+
+async def test_launcher_pod_that_ended_before_answering_fails_its_vmi(handler_node: HandlerNode) -> None:
+    node = handler_node
+    await node.start_handler()
+    vmi = await node.create_scheduled_vmi("stillborn")
+    uid = vmi["metadata"]["uid"]
+    # the test plays the kubelet: the launcher Pod's compute container ended before its socket appeared
+    await node.kube.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "virt-launcher-stillborn-x", "namespace": "default",
+                     "labels": {"kubevirt.io/created-by": uid}},
+        "spec": {"nodeName": NODE, "containers": [{"name": "compute", "image": "virt-launcher:test"}]}})
+    await node.kube.patch(PODS, "virt-launcher-stillborn-x", {"status": {
+        "phase": "Failed",
+        "containerStatuses": [{"name": "compute", "ready": False, "restartCount": 0, "image": "virt-launcher:test",
+                               "imageID": "", "state": {"terminated": {"exitCode": 1, "reason": "Error",
+                                                                       "message": "libvirtd did not start"}}}]}},
+        "default", subresource="status")
+    vmi = await node.wait_vmi("stillborn", phase_is("Failed"), "VMI Failed after its launcher Pod ended")
+    assert vmi["status"]["reason"] == "LauncherExited"
+    assert [t["phase"] for t in vmi["status"]["phaseTransitionTimestamps"]] == ["Scheduled", "Failed"]
+    await node.delete_vmi("stillborn")
+    await node.release_vmi("stillborn")

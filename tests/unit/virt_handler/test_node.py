@@ -1,11 +1,17 @@
-"""Node labels and device resources the handler publishes, per hypervisor mode and health."""
+"""Node labels and device resources the handler publishes, per hypervisor mode and health; the heartbeat
+shell against the in-memory API (what the Node shows after a beat)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from virt_handler.node import device_resources, node_labels, resources_differ
-from virt_handler.settings import Hypervisor, parse_args
+from virt_client.clock import FakeClock
+from virt_client.kube_fake import FakeKube
+from virt_client.resources import NODES
+from virt_handler.node import NodeAgent, device_resources, node_labels, resources_differ
+from virt_handler.settings import HandlerSettings, Hypervisor, parse_args
 
 H = Hypervisor
 
@@ -55,3 +61,32 @@ def test_settings_paths_and_defaults() -> None:
 def test_settings_rejects(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(argv)
+
+
+async def test_heartbeat_labels_the_node_and_publishes_device_resources_once() -> None:
+    clock = FakeClock()
+    kube = FakeKube(clock=clock)
+    kube.seed(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+    settings = HandlerSettings(node_name="n1", run_dir=Path("/unused"), hypervisor=Hypervisor.TEST)
+    healthy = True
+    agent = NodeAgent(settings, kube, clock, lambda: healthy, kvm_works=False)
+
+    await agent.heartbeat()
+
+    node = kube.stored(NODES, "n1")
+    assert node is not None
+    assert node["metadata"]["labels"] == {"kubevirt.io/schedulable": "true", "node.kubevirt.io/hypervisor": "test",
+                                          "node.kubevirt.io/kvm": "false"}
+    assert node["metadata"]["annotations"]["kubevirt.io/heartbeat"] == "2024-01-01T00:00:00Z"
+    assert node["status"]["capacity"]["devices.kubevirt.io/kvm"] == "1000"
+    assert node["status"]["allocatable"] == node["status"]["capacity"]
+    assert [(w.verb, w.subresource) for w in kube.writes_of(ref=NODES)] == [("patch", None), ("patch", "status")]
+
+    healthy = False
+    clock.advance(60)
+    await agent.heartbeat()
+    node = kube.stored(NODES, "n1")
+    assert node is not None
+    assert node["metadata"]["labels"]["kubevirt.io/schedulable"] == "false"
+    assert node["metadata"]["annotations"]["kubevirt.io/heartbeat"] == "2024-01-01T00:01:00Z"
+    assert len(kube.writes_of(ref=NODES)) == 3, "resources already published: no second status write"
