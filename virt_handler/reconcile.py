@@ -289,7 +289,9 @@ class VMIReconciler:
         if cached is None:
             return
         vmi = VirtualMachineInstanceView(cached)
-        self.events.warning(vmi.raw, err.reason, err.message)
+        # cached list items carry no kind: name the involved object's kind explicitly
+        involved = {"apiVersion": VMIS.api_version, "kind": VMIS.kind, "metadata": vmi.metadata.raw}
+        self.events.warning(involved, err.reason, err.message)
         if vmi.is_final:
             return
         status = thaw(vmi.status.raw)

@@ -97,7 +97,8 @@ class Node:
     async def warnings(self) -> list[tuple[str, str]]:
         await self.events.flush()
         return [(e["reason"], e["message"]) for e in self.kube.objects(EVENTS, NS)
-                if e["type"] == "Warning" and e["involvedObject"]["name"] == "v"]
+                if e["type"] == "Warning" and e["involvedObject"]["name"] == "v"
+                and e["involvedObject"]["kind"] == "VirtualMachineInstance" and e["source"]["component"] == "virt-handler"]
 
 
 @pytest.fixture
