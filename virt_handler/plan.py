@@ -34,7 +34,7 @@ from virt_client.api.views.vmi import VirtualMachineInstanceView
 from virt_client.indexer import FrozenDict, thaw
 from virt_client.launcher_protocol import Command, DomainState
 from virt_client.reconcile import Plan
-from virt_handler.status import LauncherState, Observation, VMIStatus, compute_status
+from virt_handler.status import Failure, LauncherState, Observation, VMIStatus, compute_status, phase_for
 
 #: how often a graceful stop in progress is re-checked (upstream: at most every 5 s)
 SHUTDOWN_RECHECK_SECONDS = 5.0
@@ -112,14 +112,25 @@ def plan(snapshot: Snapshot, now: datetime) -> HandlerPlan:
     return Plan(actions, _status(snapshot, now), requeue_after)
 
 
+def _observed(snapshot: Snapshot) -> Observation:
+    record = snapshot.record
+    return replace(snapshot.observation, killed_after_grace=record.killed_after_grace,
+                   launcher_image=record.launcher_image, pod_ip=record.pod_ip)
+
+
+def failure(snapshot: Snapshot) -> Failure | None:
+    """Why the VMI fails now, when this observation fails it (None otherwise, and once it is final)."""
+    if snapshot.vmi is None or snapshot.vmi.is_final:
+        return None
+    phase, why = phase_for(snapshot.vmi.phase, _observed(snapshot))
+    return why if phase == Phase.FAILED else None
+
+
 def _status(snapshot: Snapshot, now: datetime) -> VMIStatus | None:
     vmi = snapshot.vmi
     if vmi is None:
         return None
-    record = snapshot.record
-    obs = replace(snapshot.observation, killed_after_grace=record.killed_after_grace,
-                  launcher_image=record.launcher_image, pod_ip=record.pod_ip)
-    status = compute_status(vmi, obs, node_name=snapshot.node_name, now=rfc3339(now))
+    status = compute_status(vmi, _observed(snapshot), node_name=snapshot.node_name, now=rfc3339(now))
     if status == thaw(vmi.status.raw) or (not vmi.status.raw and not status):
         return None
     return status

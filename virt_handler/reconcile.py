@@ -48,6 +48,7 @@ from virt_client.resources import PODS, VMIS
 from virt_handler.launchers import LauncherPending, Launchers
 from virt_handler.metrics import SYNC_ERRORS, SYNC_SECONDS
 from virt_handler.plan import Send, Snapshot, VMIRecord, plan
+from virt_handler.plan import failure as why_failed
 from virt_handler.status import Failure, LauncherState, Observation, Reason, VMIStatus, launcher_exit
 from virt_handler.vmi_spec import grace_period
 
@@ -150,13 +151,14 @@ class VMIReconciler:
                 SYNC_ERRORS.labels(exc.reason).inc()
                 failure = Failure(exc.reason, f"{action.command} failed: {exc.message}")
                 log.warning("VMI %s: %s failed: %s", record.key, action.command, exc)
-        status = step.status
+        status, final = step.status, Snapshot(vmi, record, obs, self.node_name)
         if any(isinstance(a, Send) for a in step.actions):
             after = replace(after, sync_error=failure or after.sync_error)
-            status = plan(Snapshot(vmi, record, after, self.node_name), now).status
+            final = Snapshot(vmi, record, after, self.node_name)
+            status = plan(final, now).status
         if status is not None:
             try:
-                await self._write_status(record, vmi, status)
+                await self._write_status(record, vmi, status, why_failed(final))
             except (Conflict, Invalid) as exc:
                 if isinstance(exc, Invalid) and not is_test_failure(
                         exc.status, exc.reason, ((c.reason, c.message) for c in exc.causes)):
@@ -268,7 +270,8 @@ class VMIReconciler:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    async def _write_status(self, record: VMIRecord, vmi: VirtualMachineInstanceView, status: VMIStatus) -> None:
+    async def _write_status(self, record: VMIRecord, vmi: VirtualMachineInstanceView, status: VMIStatus,
+                            failed: Failure | None = None) -> None:
         has_status = "status" in vmi.raw and vmi.raw["status"] is not None
         old: VMIStatus | None = thaw(vmi.status.raw) if has_status else None
         ops = [patch_test("/status", old), patch_replace("/status", status)] if old is not None \
@@ -282,6 +285,13 @@ class VMIReconciler:
             reason = status.get("reason")
             log.info("VMI %s: phase %s -> %s%s", record.key, old_phase or "''", new_phase,
                      f" ({reason})" if reason and new_phase == Phase.FAILED else "")
+            if new_phase == Phase.FAILED and reason:
+                self._warn(vmi, str(reason), failed.message if failed is not None else f"the VMI failed: {reason}")
+
+    def _warn(self, vmi: VirtualMachineInstanceView, reason: str, message: str) -> None:
+        # cached list items carry no kind: name the involved object's kind explicitly
+        involved = {"apiVersion": VMIS.api_version, "kind": VMIS.kind, "metadata": vmi.metadata.raw}
+        self.events.warning(involved, reason, message)
 
     async def _report(self, key: str, err: ReconcileError) -> None:
         """A Warning Event on the VMI, and its Synchronized condition False with the reason (not once final)."""
@@ -289,9 +299,7 @@ class VMIReconciler:
         if cached is None:
             return
         vmi = VirtualMachineInstanceView(cached)
-        # cached list items carry no kind: name the involved object's kind explicitly
-        involved = {"apiVersion": VMIS.api_version, "kind": VMIS.kind, "metadata": vmi.metadata.raw}
-        self.events.warning(involved, err.reason, err.message)
+        self._warn(vmi, err.reason, err.message)
         if vmi.is_final:
             return
         status = thaw(vmi.status.raw)

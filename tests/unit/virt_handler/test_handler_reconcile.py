@@ -221,6 +221,7 @@ async def test_a_dead_launcher_fails_its_vmi_with_the_reason(node: Node, phase: 
     assert (status["phase"], status["reason"]) == ("Failed", "LauncherExited")
     assert condition(node.vmi(), "Ready")["status"] == "False"  # type: ignore[index]
     assert node.launchers.sent == []
+    assert await node.warnings() == [("LauncherExited", "the launcher exited (Error, exit code 137)")]
 
 
 @pytest.mark.parametrize(("phase", "observed", "requeue"), [
@@ -258,6 +259,7 @@ async def test_a_deleted_vmi_gets_acpi_then_is_killed_after_its_grace_period(nod
     assert node.launchers.sent == [(uid, Command.SHUTDOWN), (uid, Command.KILL)]
     status = node.vmi()["status"]
     assert (status["phase"], status["reason"]) == ("Failed", "DomainDestroyedAfterGracePeriod")
+    assert [reason for reason, _ in await node.warnings()] == ["DomainDestroyedAfterGracePeriod"]
 
 
 async def test_a_vmi_gone_with_a_live_domain_is_stopped_then_forgotten(node: Node) -> None:
