@@ -4,7 +4,6 @@ handler fails the VMI with the reason (the launcher exited, with its exit code) 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from collections.abc import Iterator
@@ -12,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.virtlocal import VirtLocal, descendants, start_virt_local, wait_for
+from tests.support.process import descendants
+from tests.support.virtlocal import VirtLocal, virt_local_up
+from tests.support.wait import wait_for
 from virt_client.launcher_protocol import LauncherClient
 
 pytestmark = pytest.mark.slow
@@ -35,27 +36,22 @@ async def _launcher_pid(socket: Path) -> int:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
-    vl = start_virt_local(tmp_path_factory.mktemp("stack") / "d", "test")
-    try:
+    with virt_local_up(tmp_path_factory.mktemp("stack") / "d", "test") as vl:
         yield vl
-    finally:
-        left = vl.stop()
-        vl.kill_leftovers(left)
-    assert not left, f"processes left behind by virt-local up: {json.dumps(left, indent=1)}"
 
 
 def test_killed_launcher_fails_its_vmi_with_the_launchers_exit(stack: VirtLocal) -> None:
     stack.kubectl("apply", "-f", "-", input=VMI)
-    wait_for("VMI doomed Running", lambda: stack.phase("vmi", "doomed") == "Running", 60)
+    wait_for(lambda: stack.phase("vmi", "doomed") == "Running", timeout=60, message="VMI doomed Running")
     vmi = stack.get("vmi", "doomed")
     assert vmi is not None
     uid = vmi["metadata"]["uid"]
     socket = stack.data_dir / "nodes" / "node-1" / "root" / "var" / "run" / "kubevirt" / "sockets" / uid / "launcher.sock"
     pid = asyncio.run(_launcher_pid(socket))
-    assert pid in descendants(stack.proc.pid), "the launcher runs under virt-local up"
+    assert pid in descendants(stack.pid), "the launcher runs under virt-local up"
     os.kill(pid, signal.SIGKILL)
 
-    failed = wait_for("VMI doomed Failed", lambda: (v := stack.get("vmi", "doomed")) and
-                      v["status"].get("phase") == "Failed" and v, 60)
+    failed = wait_for(lambda: (v := stack.get("vmi", "doomed")) and v["status"].get("phase") == "Failed" and v,
+                      timeout=60, message="VMI doomed Failed")
     assert failed["status"]["reason"] == "LauncherExited", failed["status"]
     stack.kubectl("delete", "vmi", "doomed", "--wait=false")
