@@ -54,8 +54,7 @@ def test_restart_after_kill_9_kills_leftovers_and_adopts_the_rest(tmp_path: Path
         wait_for(lambda: running(dies) and running(kept) and running(orphan), timeout=30, message="the detached children")
         orphan_uid = (vl.get("pod", "orphan") or {})["metadata"]["uid"]
         victim = main_pid(vl, "dies")
-        vl.proc.kill()  # kill -9 of up: the API server and components die with it, Pods do not
-        vl.proc.wait()
+        vl.process.kill()  # kill -9 of up: the API server and components die with it, Pods do not
         os.kill(victim, signal.SIGKILL)  # a container ends while nothing watches it
         shutil.rmtree(data / "pods" / orphan_uid)  # and a Pod directory is lost
         chaos.fault("virt-local up kill -9")

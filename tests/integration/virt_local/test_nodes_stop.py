@@ -53,15 +53,15 @@ def test_a_second_ctrl_c_kills_the_pods_at_once(tmp_path: Path) -> None:
     vl = start_virt_local(tmp_path / "d", "test", "--no-kubevirt", "--image-map", f"test/stubborn={script}")
     try:
         vl.kubectl("apply", "-f", "-", input=POD)
-        wait_for("Pod stubborn Running", lambda: vl.phase("pod", "stubborn") == "Running", 30)
-        vl.proc.send_signal(signal.SIGINT)
+        wait_for(lambda: vl.phase("pod", "stubborn") == "Running", timeout=30, message="Pod stubborn Running")
+        vl.process.proc.send_signal(signal.SIGINT)
         log = tmp_path / "d-up.log"
-        wait_for("up to wait for the Pod's grace period", lambda: "stopping Pods" in log.read_text(), 30)
-        vl.proc.send_signal(signal.SIGINT)
+        wait_for(lambda: "stopping Pods" in log.read_text(), timeout=30, message="up to wait for the Pod's grace period")
+        vl.process.proc.send_signal(signal.SIGINT)
         # Without the second Ctrl-C, up would wait the shutdown grace period (300 s) before killing the Pod.
-        wait_for("up to exit", lambda: vl.proc.poll() is not None, 60)
+        wait_for(lambda: vl.process.proc.poll() is not None, timeout=60, message="up to exit")
     finally:
         left = vl.stop()
         left.update(processes_mentioning([str(script)]))
-        vl.kill_leftovers(left)
+        kill_all(left)
     assert not left, f"processes left behind: {json.dumps(left, indent=1)}"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.process import processes_mentioning
+from tests.support.process import kill_all, processes_mentioning
 from tests.support.virtlocal import VirtLocal, start_virt_local
 from tests.support.wait import wait_for
 
@@ -28,7 +28,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtLocal]:
         yield s
     finally:
         left = s.stop(60)
-        s.kill_leftovers(left)
+        kill_all(left)
     assert not left, f"processes left behind: {json.dumps(left, indent=1)}"
 
 
@@ -167,6 +167,6 @@ def test_ctrl_c_gives_a_pod_its_grace_period(tmp_path: Path) -> None:
     finally:
         left = vl.stop(90)
         left.update(processes_mentioning([str(script)]))
-        vl.kill_leftovers(left)
+        kill_all(left)
     assert not left, f"processes left behind: {json.dumps(left, indent=1)}"
     assert done.exists(), "the container was killed before it finished stopping"
